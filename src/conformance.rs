@@ -1,0 +1,1 @@
+//! The public conformance suite for [`Repository`](crate::Repository) backends.

@@ -1,0 +1,313 @@
+//! [`JourneyEngine`]: load → decide → append with the expected version, retrying a
+//! bounded number of times when another writer got there first.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Entity, Error, RepositoryError};
+use crate::model::contact::{Contact, EnrollmentStatus};
+use crate::model::ids::{ContactId, JourneyId, StageKey};
+use crate::model::journey::Journey;
+use crate::model::transition::{Source, Transition};
+use crate::repository::{Append, Commit, ContactWrite, Repository};
+use crate::sequencing::{MembershipState, Move, decide, replay};
+
+/// How many times a command is tried when its commit meets a `Conflict`, unless set
+/// with [`JourneyEngine::with_max_attempts`].
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
+
+/// Runs commands against a [`Repository`]: every move is decided by
+/// [`decide`](crate::decide) over the membership replayed from storage, then
+/// appended with the version it was decided on.
+///
+/// Journey definitions are immutable once stored, so the engine caches them.
+///
+/// ```
+/// use journeys::{Contact, InMemoryRepository, Journey, JourneyEngine, SequencePolicy, Source, Stage};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let engine = JourneyEngine::new(InMemoryRepository::new());
+/// engine.define_journey(Journey::new("onboarding", "Onboarding", SequencePolicy::RequiresSequence,
+///     [Stage::new("enrolled", "Enrolled")?, Stage::new("first_order", "First order")?])?).await?;
+/// let ada = "ada".parse()?;
+/// engine.add_contact(Contact::new(ada)).await?;
+/// let journey = "onboarding".parse()?;
+/// let contact = "ada".parse()?;
+/// let who = Source::manual("ops".parse()?);
+/// engine.move_contact(&contact, &journey, &"enrolled".parse()?, who.clone()).await?;
+/// let skip = engine.move_contact(&contact, &journey, &"enrolled".parse()?, who).await;
+/// assert_eq!(skip.unwrap_err().code(), "already_in_stage");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct JourneyEngine<R, C = SystemClock> {
+    repository: R,
+    clock: C,
+    max_attempts: u32,
+    journeys: RwLock<HashMap<JourneyId, Arc<Journey>>>,
+}
+
+impl<R: Repository> JourneyEngine<R, SystemClock> {
+    /// An engine over `repository` using the system clock.
+    pub fn new(repository: R) -> Self {
+        Self::with_clock(repository, SystemClock)
+    }
+}
+
+impl<R: Repository, C: Clock> JourneyEngine<R, C> {
+    /// An engine over `repository` that takes the time from `clock`.
+    pub fn with_clock(repository: R, clock: C) -> Self {
+        JourneyEngine {
+            repository,
+            clock,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            journeys: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Sets how many times a command is tried on `Conflict` (at least once).
+    #[must_use]
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// The repository.
+    pub fn repository(&self) -> &R {
+        &self.repository
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// Stores a journey definition (again storing an identical one is fine).
+    ///
+    /// # Errors
+    /// `AlreadyExists` if a different journey has that id.
+    pub async fn define_journey(&self, journey: Journey) -> Result<Arc<Journey>, Error> {
+        self.repository.insert_journey(&journey).await?;
+        let journey = Arc::new(journey);
+        self.cache().insert(journey.id().clone(), Arc::clone(&journey));
+        Ok(journey)
+    }
+
+    /// The journey with id `id`.
+    ///
+    /// # Errors
+    /// `NotFound` if no such journey is stored.
+    pub async fn journey(&self, id: &JourneyId) -> Result<Arc<Journey>, Error> {
+        if let Some(journey) = self.cached(id) {
+            return Ok(journey);
+        }
+        let journey = Arc::new(self.repository.load_journey(id).await?);
+        self.cache().insert(id.clone(), Arc::clone(&journey));
+        Ok(journey)
+    }
+
+    fn cached(&self, id: &JourneyId) -> Option<Arc<Journey>> {
+        self.journeys.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(id).cloned()
+    }
+
+    fn cache(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<JourneyId, Arc<Journey>>> {
+        self.journeys.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn system_journey(&self) -> Result<Arc<Journey>, Error> {
+        let id = Journey::advocate_enrollment().id().clone();
+        match self.cached(&id) {
+            Some(journey) => Ok(journey),
+            None => self.define_journey(Journey::advocate_enrollment()).await,
+        }
+    }
+
+    /// Adds a contact and, in the same commit, enters it into the Advocate Enrollment
+    /// journey at the stage of its enrollment status. Returns that entry.
+    ///
+    /// # Errors
+    /// `AlreadyExists` if the contact is stored.
+    pub async fn add_contact(&self, contact: Contact) -> Result<Transition, Error> {
+        let system = self.system_journey().await?;
+        let now = self.clock.now();
+        let entry = decide(&system, None, &Move::to_status(contact.id.clone(), contact.enrollment, now))?;
+        let commit = Commit {
+            appends: vec![Append {
+                contact: contact.id.clone(),
+                journey: system.id().clone(),
+                expected_version: 0,
+                transitions: vec![entry.clone()],
+            }],
+            contacts: vec![ContactWrite::Insert(contact)],
+            idempotency_key: None,
+        };
+        self.repository.commit(commit).await?;
+        Ok(entry)
+    }
+
+    /// The contact with id `id`.
+    ///
+    /// # Errors
+    /// `NotFound` if no such contact is stored.
+    pub async fn contact(&self, id: &ContactId) -> Result<Contact, Error> {
+        Ok(self.repository.load_contact(id).await?.value)
+    }
+
+    /// Moves `contact` into `stage` of `journey` now, on behalf of `source`.
+    ///
+    /// # Errors
+    /// As [`apply_move`](Self::apply_move).
+    pub async fn move_contact(
+        &self,
+        contact: &ContactId,
+        journey: &JourneyId,
+        stage: &StageKey,
+        source: Source,
+    ) -> Result<Transition, Error> {
+        let now = self.clock.now();
+        self.apply_move(journey, Move::to_stage(contact.clone(), stage.clone(), now, source)).await
+    }
+
+    /// Applies a move in `journey`, recorded now (`request.recorded_at` is set from the
+    /// clock; `occurred_at` is kept, so history can be back-filled in order).
+    ///
+    /// With an idempotency key that an earlier commit stored, returns that commit's
+    /// transition for this membership and appends nothing.
+    ///
+    /// # Errors
+    /// A [`DomainError`](crate::DomainError) from sequencing; `NotFound` for an unknown
+    /// journey or contact; `Conflict` if every attempt lost a race; `AlreadyExists` if
+    /// the idempotency key was used for another membership.
+    pub async fn apply_move(&self, journey: &JourneyId, mut request: Move) -> Result<Transition, Error> {
+        request.recorded_at = self.clock.now();
+        let journey = self.journey(journey).await?;
+        self.repository.load_contact(&request.contact).await?;
+        let mut attempt = 1;
+        loop {
+            if let Some(done) = self.already_applied(&journey, &request).await? {
+                return Ok(done);
+            }
+            let history = self.repository.load_history(&request.contact, journey.id()).await?;
+            let state = replay(&journey, &request.contact, &history)?;
+            let transition = decide(&journey, state.as_ref(), &request)?;
+            let mut commit = Commit::append(
+                request.contact.clone(),
+                journey.id().clone(),
+                history.len() as u64,
+                vec![transition.clone()],
+            );
+            commit.idempotency_key = request.idempotency_key.clone();
+            match self.repository.commit(commit).await {
+                Ok(()) => return Ok(transition),
+                Err(e) if attempt < self.max_attempts && is_retryable(&e) => attempt += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn already_applied(&self, journey: &Journey, request: &Move) -> Result<Option<Transition>, Error> {
+        let Some(key) = &request.idempotency_key else {
+            return Ok(None);
+        };
+        let Some(stored) = self.repository.find_idempotency_key(key).await? else {
+            return Ok(None);
+        };
+        stored
+            .into_iter()
+            .find(|t| t.contact == request.contact && &t.journey == journey.id())
+            .map(Some)
+            .ok_or_else(|| {
+                RepositoryError::AlreadyExists { entity: Entity::IdempotencyKey, id: key.to_string() }.into()
+            })
+    }
+
+    /// Changes a contact's enrollment status and moves the Advocate Enrollment journey
+    /// to match, in one commit. The only way that journey moves.
+    ///
+    /// # Errors
+    /// `already_in_stage` if the contact already has that status; `NotFound` for an
+    /// unknown contact; `Conflict` if every attempt lost a race.
+    pub async fn set_enrollment_status(
+        &self,
+        contact: &ContactId,
+        status: EnrollmentStatus,
+    ) -> Result<Transition, Error> {
+        let system = self.system_journey().await?;
+        let mut attempt = 1;
+        loop {
+            let stored = self.repository.load_contact(contact).await?;
+            let history = self.repository.load_history(contact, system.id()).await?;
+            let state = replay(&system, contact, &history)?;
+            let transition =
+                decide(&system, state.as_ref(), &Move::to_status(contact.clone(), status, self.clock.now()))?;
+            let commit = Commit {
+                appends: vec![Append {
+                    contact: contact.clone(),
+                    journey: system.id().clone(),
+                    expected_version: history.len() as u64,
+                    transitions: vec![transition.clone()],
+                }],
+                contacts: vec![ContactWrite::Update {
+                    contact: stored.value.with_status(status),
+                    expected_version: stored.version,
+                }],
+                idempotency_key: None,
+            };
+            match self.repository.commit(commit).await {
+                Ok(()) => return Ok(transition),
+                Err(e) if attempt < self.max_attempts && is_retryable(&e) => attempt += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Where `contact` stands in `journey` (`None`: not a member), replayed and checked
+    /// from the stored history.
+    ///
+    /// # Errors
+    /// `invalid_history` if the stored history breaks a rule; `NotFound` for an
+    /// unknown journey.
+    pub async fn membership(
+        &self,
+        contact: &ContactId,
+        journey: &JourneyId,
+    ) -> Result<Option<MembershipState>, Error> {
+        let journey = self.journey(journey).await?;
+        let history = self.repository.load_history(contact, journey.id()).await?;
+        Ok(replay(&journey, contact, &history)?)
+    }
+
+    /// The stored history of `contact` in `journey`, checked step by step.
+    ///
+    /// # Errors
+    /// As [`membership`](Self::membership).
+    pub async fn history(&self, contact: &ContactId, journey: &JourneyId) -> Result<Vec<Transition>, Error> {
+        let journey = self.journey(journey).await?;
+        let history = self.repository.load_history(contact, journey.id()).await?;
+        replay(&journey, contact, &history)?;
+        Ok(history)
+    }
+
+    /// Where `contact` stands in every journey it is a member of, ordered by journey
+    /// id.
+    ///
+    /// # Errors
+    /// As [`membership`](Self::membership).
+    pub async fn memberships(&self, contact: &ContactId) -> Result<Vec<MembershipState>, Error> {
+        let mut states = Vec::new();
+        for journey in self.repository.contact_journeys(contact).await? {
+            states.extend(self.membership(contact, &journey).await?);
+        }
+        Ok(states)
+    }
+}
+
+/// Whether a failed commit is worth deciding again: another writer got there first.
+fn is_retryable(error: &RepositoryError) -> bool {
+    matches!(
+        error,
+        RepositoryError::Conflict { .. }
+            | RepositoryError::AlreadyExists { entity: Entity::IdempotencyKey, .. }
+    )
+}

@@ -1,0 +1,89 @@
+//! # journeys
+//!
+//! Customer journeys as a library: a host defines journeys made of ordered stages,
+//! moves contacts through them, and the crate guarantees the journey's rules on every
+//! path — manual moves, automations, bulk import and the replay of stored history.
+//!
+//! ```
+//! use journeys::{Contact, InMemoryRepository, Journey, JourneyEngine, SequencePolicy, Source, Stage};
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let engine = JourneyEngine::new(InMemoryRepository::new());
+//! engine.define_journey(Journey::new(
+//!     "referral",
+//!     "Referral",
+//!     SequencePolicy::RequiresSequence,
+//!     [
+//!         Stage::new("lead", "Lead")?,
+//!         Stage::new("demo_complete", "Demo Complete")?,
+//!         Stage::new("trial", "Trial")?,
+//!         Stage::new("closed_lost", "Closed/Lost")?.exit(),
+//!     ],
+//! )?).await?;
+//!
+//! let ada = "ada".parse()?;
+//! engine.add_contact(Contact::new("ada".parse()?)).await?;
+//! let referral = "referral".parse()?;
+//! let sales = Source::manual("sales-team".parse()?);
+//! engine.move_contact(&ada, &referral, &"lead".parse()?, sales.clone()).await?;
+//!
+//! // Skipping a stage of a sequenced journey is refused, with a stable code.
+//! let skip = engine.move_contact(&ada, &referral, &"trial".parse()?, sales.clone()).await;
+//! assert_eq!(skip.unwrap_err().code(), "sequence_violation");
+//!
+//! // An exit stage is reachable from anywhere.
+//! engine.move_contact(&ada, &referral, &"closed_lost".parse()?, sales).await?;
+//! let state = engine.membership(&ada, &referral).await?.expect("a member");
+//! assert_eq!(state.stage, "closed_lost");
+//! assert_eq!(state.version, 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! ## Layers
+//!
+//! - [`model`]: [`Journey`], [`Stage`], [`Contact`], [`Transition`] and their ids; every
+//!   value is valid on construction and on deserialization.
+//! - [`sequencing`]: [`decide`], the one function that decides whether a move is legal,
+//!   and [`replay`], which re-checks a stored history through it.
+//! - [`repository`]: the storage seam — the async [`Repository`] trait with its
+//!   written contract, and [`InMemoryRepository`].
+//! - [`engine`]: [`JourneyEngine`], which loads, decides and appends with the expected
+//!   version, retrying on `Conflict`.
+//!
+//! The core does no I/O and reads no clock: time comes in as an argument (the engine
+//! takes it from an injectable [`Clock`]), so the same functions serve hosts, tests,
+//! benches and bindings.
+//!
+//! ## Implementing a repository
+//!
+//! Implement [`Repository`] for your store, following its `# Contract` section, and run
+//! the conformance suite against it: enable the `conformance` feature in your
+//! dev-dependencies and call `journeys::conformance::run_all` with a function that
+//! makes a fresh, empty repository.
+//!
+//! ## Features
+//!
+//! - `conformance`: the public conformance suite for repository backends.
+
+pub mod clock;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod engine;
+pub mod error;
+pub mod model;
+pub mod repository;
+pub mod sequencing;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::JourneyEngine;
+pub use error::{DomainError, Entity, Error, RepositoryError, SequenceRule};
+pub use model::contact::{Contact, EnrollmentStatus};
+pub use model::ids::{
+    ActorId, AttributeKey, BatchId, ChannelKey, ContactId, IdempotencyKey, InteractionKey, JourneyId, Name,
+    Note, ReasonKey, RuleId, StageKey,
+};
+pub use model::journey::{Journey, JourneyKind, SequencePolicy, Stage, StageOutcome};
+pub use model::transition::{Source, TouchpointInfo, Transition};
+pub use model::value::Value;
+pub use repository::{Append, Commit, ContactWrite, InMemoryRepository, LogPosition, Repository, Versioned};
+pub use sequencing::{MembershipState, Move, Target, decide, replay};

@@ -1,0 +1,240 @@
+//! Validated identifiers.
+//!
+//! Every identifier is a cheap-to-clone shared string (`Arc<str>`): a transition
+//! names its contact, journey and stages, and the hot paths clone them often.
+//! Construction and deserialization both validate, so an invalid id is never
+//! reachable.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::DomainError;
+
+/// Longest accepted key or id, in bytes.
+pub const MAX_ID_LEN: usize = 128;
+
+/// Longest accepted display name, in bytes.
+pub const MAX_NAME_LEN: usize = 256;
+
+/// Longest accepted free-form note, in bytes.
+pub const MAX_NOTE_LEN: usize = 2048;
+
+/// How an identifier's text is checked.
+#[derive(Clone, Copy)]
+enum IdRule {
+    /// Lower-case ASCII letters, digits, `_` and `-`: keys a human types in a rule.
+    Slug,
+    /// Any printable text without surrounding white space: ids from host systems,
+    /// display names and notes.
+    Opaque,
+}
+
+fn check(field: &'static str, value: &str, rule: IdRule, max: usize) -> Result<(), DomainError> {
+    let problem = if value.is_empty() {
+        Some("must not be empty")
+    } else if value.len() > max {
+        Some("is too long")
+    } else {
+        match rule {
+            IdRule::Slug => (!value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'))
+            .then_some("may hold only a-z, 0-9, '_' and '-'"),
+            IdRule::Opaque => {
+                if value.chars().any(char::is_control) {
+                    Some("must not contain control characters")
+                } else if value.trim() != value {
+                    Some("must not start or end with white space")
+                } else {
+                    None
+                }
+            }
+        }
+    };
+    match problem {
+        Some(reason) => {
+            Err(DomainError::InvalidId { field, value: value.chars().take(max + 16).collect(), reason })
+        }
+        None => Ok(()),
+    }
+}
+
+macro_rules! identifier {
+    ($(#[$doc:meta])* $name:ident, $field:literal, $rule:expr) => {
+        identifier!($(#[$doc])* $name, $field, $rule, MAX_ID_LEN);
+    };
+    ($(#[$doc:meta])* $name:ident, $field:literal, $rule:expr, $max:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(Arc<str>);
+
+        impl $name {
+            /// Validates `value` and wraps it.
+            ///
+            /// # Errors
+            /// [`DomainError::InvalidId`] naming the field and the value when it is
+            /// empty, too long or has characters not allowed.
+            pub fn new(value: impl AsRef<str>) -> Result<Self, DomainError> {
+                let value = value.as_ref();
+                check($field, value, $rule, $max)?;
+                Ok(Self(Arc::from(value)))
+            }
+
+            /// The identifier's text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), &*self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = DomainError;
+            fn try_from(value: String) -> Result<Self, DomainError> {
+                Self::new(value)
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = DomainError;
+            fn try_from(value: &str) -> Result<Self, DomainError> {
+                Self::new(value)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = DomainError;
+            fn from_str(value: &str) -> Result<Self, DomainError> {
+                Self::new(value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0.to_string()
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                &*self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                &*self.0 == *other
+            }
+        }
+    };
+}
+
+identifier!(
+    /// A journey's id, a slug such as `referral`.
+    JourneyId, "journey", IdRule::Slug
+);
+identifier!(
+    /// A stage's key within its journey, a slug such as `demo_complete`.
+    StageKey, "stage", IdRule::Slug
+);
+identifier!(
+    /// A contact's id as the host knows it, such as `c0000042` or an e-mail address.
+    ContactId, "contact", IdRule::Opaque
+);
+identifier!(
+    /// An automation rule's id, a slug.
+    RuleId, "rule", IdRule::Slug
+);
+identifier!(
+    /// An import batch's id, chosen by the host (a file name, a UUID).
+    BatchId, "batch", IdRule::Opaque
+);
+identifier!(
+    /// The person or service account that made a manual move.
+    ActorId, "actor", IdRule::Opaque
+);
+identifier!(
+    /// A channel key such as `email`, `website` or `phone`; the host defines the set.
+    ChannelKey, "channel", IdRule::Slug
+);
+identifier!(
+    /// A caller-chosen key that makes a command safe to retry (rule 11).
+    IdempotencyKey, "idempotency_key", IdRule::Opaque
+);
+identifier!(
+    /// The name of a contact attribute, such as `segment` or `plan`.
+    AttributeKey, "attribute", IdRule::Slug
+);
+
+identifier!(
+    /// An interaction type such as `search`, `call` or `purchase`; the host defines the set.
+    InteractionKey, "interaction", IdRule::Slug
+);
+identifier!(
+    /// Why the system itself moved a contact, such as `enrollment_status`.
+    ReasonKey, "reason", IdRule::Slug
+);
+identifier!(
+    /// A human-readable name of a journey or stage.
+    Name, "name", IdRule::Opaque, MAX_NAME_LEN
+);
+identifier!(
+    /// A free-form note, such as the outcome of a touchpoint.
+    Note, "note", IdRule::Opaque, MAX_NOTE_LEN
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_refuse_upper_case_and_spaces_naming_the_value() {
+        let err = StageKey::new("Demo Complete").unwrap_err();
+        assert_eq!(err.code(), "invalid_id");
+        assert!(err.to_string().contains("Demo Complete"), "{err}");
+        assert!(StageKey::new("demo_complete").is_ok());
+    }
+
+    #[test]
+    fn opaque_ids_refuse_empty_padded_and_control_text() {
+        for bad in ["", " c1", "c1 ", "c\n1"] {
+            assert!(ContactId::new(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(ContactId::new("ada@example.com").is_ok());
+        assert!(ContactId::new("x".repeat(MAX_ID_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn deserializing_an_invalid_id_is_an_error() {
+        let parsed: Result<JourneyId, _> = serde_json::from_str("\"Not A Slug\"");
+        assert!(parsed.is_err());
+        let ok: JourneyId = serde_json::from_str("\"referral\"").unwrap();
+        assert_eq!(ok, "referral");
+    }
+}

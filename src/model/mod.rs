@@ -1,0 +1,7 @@
+//! The domain model: journeys, stages, contacts, transitions and their ids.
+
+pub mod contact;
+pub mod ids;
+pub mod journey;
+pub mod transition;
+pub mod value;

@@ -1,0 +1,133 @@
+//! Transitions: the append-only record of every move.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ids::{
+    ActorId, BatchId, ChannelKey, ContactId, IdempotencyKey, InteractionKey, JourneyId, Note, ReasonKey,
+    RuleId, StageKey,
+};
+
+/// Who or what made a move (rule 7).
+///
+/// In JSON: `{"kind": "manual", "actor": "ada"}`, `{"kind": "automation", "rule":
+/// "demo-booked"}`, `{"kind": "import", "batch": "2026-01.csv", "line": 12}`,
+/// `{"kind": "system", "reason": "enrollment_status"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Source {
+    /// An automation rule fired.
+    Automation {
+        /// The rule.
+        rule: RuleId,
+    },
+    /// A row of a bulk import.
+    Import {
+        /// The import batch.
+        batch: BatchId,
+        /// The line of the file the row came from (1 is the header).
+        line: u64,
+    },
+    /// A person moved the contact by hand.
+    Manual {
+        /// Who.
+        actor: ActorId,
+    },
+    /// The system itself, for the reason given.
+    System {
+        /// Why, such as `enrollment_status`.
+        reason: ReasonKey,
+    },
+}
+
+/// The reason the system journey moves: the contact's enrollment status changed.
+pub const ENROLLMENT_STATUS_REASON: &str = "enrollment_status";
+
+impl Source {
+    /// A manual move by `actor`.
+    pub fn manual(actor: ActorId) -> Self {
+        Source::Manual { actor }
+    }
+
+    /// A move made by automation rule `rule`.
+    pub fn automation(rule: RuleId) -> Self {
+        Source::Automation { rule }
+    }
+
+    /// The source of every move of the Advocate Enrollment journey.
+    pub fn enrollment_status() -> Self {
+        Source::System {
+            reason: ReasonKey::new(ENROLLMENT_STATUS_REASON)
+                .unwrap_or_else(|_| unreachable!("the reason is a slug")),
+        }
+    }
+
+    /// The source's kind as written in the CSV format and in breakdowns:
+    /// `automation`, `import`, `manual` or `system`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::Automation { .. } => "automation",
+            Source::Import { .. } => "import",
+            Source::Manual { .. } => "manual",
+            Source::System { .. } => "system",
+        }
+    }
+
+    /// Whether this is the enrollment-status source that alone may move the system
+    /// journey.
+    pub fn is_enrollment_status(&self) -> bool {
+        matches!(self, Source::System { reason } if reason == ENROLLMENT_STATUS_REASON)
+    }
+}
+
+/// Where and how the interaction behind a move happened (rule 7).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TouchpointInfo {
+    /// The channel, such as `email` or `website`.
+    pub channel: ChannelKey,
+    /// The interaction type, such as `call` or `purchase`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interaction: Option<InteractionKey>,
+    /// A free-form note on the outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<Note>,
+}
+
+impl TouchpointInfo {
+    /// A touchpoint on `channel` with no interaction type or note.
+    pub fn on(channel: ChannelKey) -> Self {
+        TouchpointInfo { channel, interaction: None, note: None }
+    }
+}
+
+/// One move of one contact in one journey.
+///
+/// Transitions are produced by [`crate::sequencing::decide`] and never edited: a
+/// membership's history is the list of its transitions, and its version is the
+/// `version` of the last one (1 for the entry).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transition {
+    /// Who moved.
+    pub contact: ContactId,
+    /// In which journey.
+    pub journey: JourneyId,
+    /// The membership's version after this move: 1 for the entry, then +1 per move.
+    pub version: u64,
+    /// The stage left; `None` when the contact entered the journey.
+    pub from: Option<StageKey>,
+    /// The stage entered.
+    pub to: StageKey,
+    /// When the move happened in the world.
+    pub occurred_at: DateTime<Utc>,
+    /// When the move was recorded; later than `occurred_at` for back-filled data.
+    pub recorded_at: DateTime<Utc>,
+    /// Who or what made the move.
+    pub source: Source,
+    /// The interaction behind the move, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub touchpoint: Option<TouchpointInfo>,
+    /// The key of the command that made the move, if it carried one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<IdempotencyKey>,
+}

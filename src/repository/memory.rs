@@ -1,0 +1,290 @@
+//! [`InMemoryRepository`]: a real backend kept in memory.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+
+use super::{Commit, ContactWrite, LogPosition, Repository, Versioned};
+use crate::error::{Entity, RepositoryError};
+use crate::model::contact::Contact;
+use crate::model::ids::{ContactId, IdempotencyKey, JourneyId};
+use crate::model::journey::Journey;
+use crate::model::transition::Transition;
+
+/// A repository in memory that enforces versions and atomicity exactly as a database
+/// would: for tests, examples, and hosts that keep state in process.
+///
+/// `Clone` shares the state (clones see each other's writes, like two connections to
+/// one database); [`fork`](Self::fork) deep-copies it.
+///
+/// ```
+/// use journeys::{InMemoryRepository, Journey, Repository};
+/// # tokio_test_block_on(async {
+/// let repo = InMemoryRepository::new();
+/// repo.insert_journey(&Journey::advocate_enrollment()).await?;
+/// let fork = repo.fork();
+/// assert_eq!(fork.list_journeys().await?.len(), 1);
+/// # Ok::<(), journeys::RepositoryError>(())
+/// # });
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct InMemoryRepository {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct State {
+    journeys: BTreeMap<JourneyId, Journey>,
+    contacts: HashMap<ContactId, ContactEntry>,
+    logs: HashMap<JourneyId, JourneyLog>,
+    idempotency: HashMap<IdempotencyKey, Vec<Transition>>,
+}
+
+/// A contact's record (absent if only memberships were written) and memberships.
+#[derive(Clone, Debug, Default)]
+struct ContactEntry {
+    record: Option<Versioned<Contact>>,
+    memberships: BTreeMap<JourneyId, Vec<Transition>>,
+}
+
+/// A journey's transitions in time order, as positions into the memberships; sorted
+/// lazily because back-filled transitions may arrive out of order.
+#[derive(Clone, Debug, Default)]
+struct JourneyLog {
+    entries: Vec<(DateTime<Utc>, ContactId, u64)>,
+    unsorted: bool,
+}
+
+impl JourneyLog {
+    fn push(&mut self, t: &Transition) {
+        let entry = (t.occurred_at, t.contact.clone(), t.version);
+        if self.entries.last().is_some_and(|last| *last > entry) {
+            self.unsorted = true;
+        }
+        self.entries.push(entry);
+    }
+
+    fn ordered(&mut self) -> &[(DateTime<Utc>, ContactId, u64)] {
+        if self.unsorted {
+            self.entries.sort_unstable();
+            self.unsorted = false;
+        }
+        &self.entries
+    }
+}
+
+impl InMemoryRepository {
+    /// An empty repository.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A deep copy: later writes to either are not seen by the other.
+    pub fn fork(&self) -> Self {
+        InMemoryRepository { state: Arc::new(Mutex::new(self.lock().clone())) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied commit: commits
+        // are checked in full before the first write. So the data is sound even if
+        // the mutex is poisoned.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn membership_id(contact: &ContactId, journey: &JourneyId) -> String {
+    format!("{contact}/{journey}")
+}
+
+impl State {
+    fn history(&self, contact: &ContactId, journey: &JourneyId) -> &[Transition] {
+        self.contacts.get(contact).and_then(|entry| entry.memberships.get(journey)).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every check of a commit, before anything is written.
+    fn check(&self, commit: &Commit) -> Result<(), RepositoryError> {
+        if let Some(key) = &commit.idempotency_key {
+            if self.idempotency.contains_key(key) {
+                return Err(RepositoryError::AlreadyExists {
+                    entity: Entity::IdempotencyKey,
+                    id: key.to_string(),
+                });
+            }
+        }
+        let mut pending_versions: HashMap<(&ContactId, &JourneyId), u64> = HashMap::new();
+        for append in &commit.appends {
+            let slot = (&append.contact, &append.journey);
+            let actual = match pending_versions.get(&slot) {
+                Some(v) => *v,
+                None => self.history(&append.contact, &append.journey).len() as u64,
+            };
+            if actual != append.expected_version {
+                return Err(RepositoryError::Conflict {
+                    entity: Entity::Membership,
+                    id: membership_id(&append.contact, &append.journey),
+                    expected: append.expected_version,
+                    actual,
+                });
+            }
+            pending_versions.insert(slot, actual + append.transitions.len() as u64);
+        }
+        let mut pending_contacts: HashMap<&ContactId, u64> = HashMap::new();
+        for write in &commit.contacts {
+            let (id, expected) = match write {
+                ContactWrite::Insert(c) => (&c.id, 0),
+                ContactWrite::Update { contact, expected_version } => (&contact.id, *expected_version),
+            };
+            let actual = pending_contacts.get(id).copied().unwrap_or_else(|| {
+                self.contacts.get(id).and_then(|e| e.record.as_ref()).map_or(0, |r| r.version)
+            });
+            match write {
+                ContactWrite::Insert(_) if actual != 0 => {
+                    return Err(RepositoryError::AlreadyExists {
+                        entity: Entity::Contact,
+                        id: id.to_string(),
+                    });
+                }
+                ContactWrite::Update { .. } if actual == 0 => {
+                    return Err(RepositoryError::NotFound { entity: Entity::Contact, id: id.to_string() });
+                }
+                ContactWrite::Update { .. } if actual != expected => {
+                    return Err(RepositoryError::Conflict {
+                        entity: Entity::Contact,
+                        id: id.to_string(),
+                        expected,
+                        actual,
+                    });
+                }
+                _ => {}
+            }
+            pending_contacts.insert(id, actual + 1);
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, commit: Commit) {
+        if let Some(key) = commit.idempotency_key.clone() {
+            self.idempotency.insert(key, commit.transitions().cloned().collect());
+        }
+        for write in commit.contacts {
+            let contact = match write {
+                ContactWrite::Insert(c) | ContactWrite::Update { contact: c, .. } => c,
+            };
+            let entry = self.contacts.entry(contact.id.clone()).or_default();
+            let version = entry.record.as_ref().map_or(0, |r| r.version) + 1;
+            entry.record = Some(Versioned { value: contact, version });
+        }
+        for append in commit.appends {
+            let log = self.logs.entry(append.journey.clone()).or_default();
+            for t in &append.transitions {
+                log.push(t);
+            }
+            self.contacts
+                .entry(append.contact)
+                .or_default()
+                .memberships
+                .entry(append.journey)
+                .or_default()
+                .extend(append.transitions);
+        }
+    }
+}
+
+impl Repository for InMemoryRepository {
+    async fn insert_journey(&self, journey: &Journey) -> Result<(), RepositoryError> {
+        let mut state = self.lock();
+        match state.journeys.get(journey.id()) {
+            Some(stored) if stored == journey => Ok(()),
+            Some(_) => {
+                Err(RepositoryError::AlreadyExists { entity: Entity::Journey, id: journey.id().to_string() })
+            }
+            None => {
+                state.journeys.insert(journey.id().clone(), journey.clone());
+                Ok(())
+            }
+        }
+    }
+
+    async fn load_journey(&self, id: &JourneyId) -> Result<Journey, RepositoryError> {
+        self.lock()
+            .journeys
+            .get(id)
+            .cloned()
+            .ok_or_else(|| RepositoryError::NotFound { entity: Entity::Journey, id: id.to_string() })
+    }
+
+    async fn list_journeys(&self) -> Result<Vec<JourneyId>, RepositoryError> {
+        Ok(self.lock().journeys.keys().cloned().collect())
+    }
+
+    async fn load_contact(&self, id: &ContactId) -> Result<Versioned<Contact>, RepositoryError> {
+        self.lock()
+            .contacts
+            .get(id)
+            .and_then(|entry| entry.record.clone())
+            .ok_or_else(|| RepositoryError::NotFound { entity: Entity::Contact, id: id.to_string() })
+    }
+
+    async fn load_history(
+        &self,
+        contact: &ContactId,
+        journey: &JourneyId,
+    ) -> Result<Vec<Transition>, RepositoryError> {
+        Ok(self.lock().history(contact, journey).to_vec())
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<(), RepositoryError> {
+        let mut state = self.lock();
+        state.check(&commit)?;
+        state.apply(commit);
+        Ok(())
+    }
+
+    async fn contact_journeys(&self, contact: &ContactId) -> Result<Vec<JourneyId>, RepositoryError> {
+        Ok(self
+            .lock()
+            .contacts
+            .get(contact)
+            .map(|entry| entry.memberships.keys().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn journey_transitions(
+        &self,
+        journey: &JourneyId,
+        after: Option<&LogPosition>,
+        limit: usize,
+    ) -> Result<Vec<Transition>, RepositoryError> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let Some(log) = state.logs.get_mut(journey) else {
+            return Ok(Vec::new());
+        };
+        let entries = log.ordered();
+        let start = after.map_or(0, |pos| {
+            entries.partition_point(|(at, contact, version)| {
+                (at, contact, version) <= (&pos.occurred_at, &pos.contact, &pos.version)
+            })
+        });
+        let contacts = &state.contacts;
+        Ok(entries[start..]
+            .iter()
+            .take(limit)
+            .filter_map(|(_, contact, version)| {
+                let history = contacts.get(contact)?.memberships.get(journey)?;
+                history.get(usize::try_from(*version).ok()?.checked_sub(1)?).cloned()
+            })
+            .collect())
+    }
+
+    async fn find_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Vec<Transition>>, RepositoryError> {
+        Ok(self.lock().idempotency.get(key).cloned())
+    }
+}

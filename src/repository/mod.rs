@@ -1,0 +1,196 @@
+//! The storage seam: a small async trait, its contract, and the in-memory backend.
+//!
+//! The crate owns the rules; the host owns storage. A backend implements
+//! [`Repository`] and proves it honours the contract by running the public
+//! conformance suite (`journeys::conformance`, feature `conformance`).
+
+mod memory;
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use memory::InMemoryRepository;
+
+use crate::error::RepositoryError;
+use crate::model::contact::Contact;
+use crate::model::ids::{ContactId, IdempotencyKey, JourneyId};
+use crate::model::journey::Journey;
+use crate::model::transition::Transition;
+
+/// A value with the version a repository stores it at.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Versioned<T> {
+    /// The value.
+    pub value: T,
+    /// Its version: 1 when inserted, +1 per update.
+    pub version: u64,
+}
+
+/// New transitions for one membership, written only if the membership is still at
+/// `expected_version`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Append {
+    /// The contact.
+    pub contact: ContactId,
+    /// The journey.
+    pub journey: JourneyId,
+    /// The version the writer read (0: not a member yet).
+    pub expected_version: u64,
+    /// The transitions, numbered `expected_version + 1`, `+ 2`, ….
+    pub transitions: Vec<Transition>,
+}
+
+/// A write of a contact record.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ContactWrite {
+    /// A new contact; `AlreadyExists` if its id is taken.
+    Insert(Contact),
+    /// A new value for a stored contact, written only at `expected_version`.
+    Update {
+        /// The new value.
+        contact: Contact,
+        /// The version the writer read.
+        expected_version: u64,
+    },
+}
+
+/// One atomic write: every part is applied, or none is.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Commit {
+    /// Membership appends, each checked against its expected version.
+    pub appends: Vec<Append>,
+    /// Contact inserts and updates.
+    pub contacts: Vec<ContactWrite>,
+    /// The key of the command this commit answers; stored with the commit's
+    /// transitions so a retry finds them.
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+impl Commit {
+    /// A commit of one membership append.
+    pub fn append(
+        contact: ContactId,
+        journey: JourneyId,
+        expected_version: u64,
+        transitions: Vec<Transition>,
+    ) -> Self {
+        Commit {
+            appends: vec![Append { contact, journey, expected_version, transitions }],
+            ..Commit::default()
+        }
+    }
+
+    /// Every transition of the commit, in order.
+    pub fn transitions(&self) -> impl Iterator<Item = &Transition> {
+        self.appends.iter().flat_map(|a| a.transitions.iter())
+    }
+}
+
+/// A position in a journey's time-ordered transition log: transitions are ordered by
+/// `(occurred_at, contact, version)`, which is unique within a journey.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LogPosition {
+    /// When the transition happened.
+    pub occurred_at: DateTime<Utc>,
+    /// Whose it is.
+    pub contact: ContactId,
+    /// Its version in its membership.
+    pub version: u64,
+}
+
+impl LogPosition {
+    /// The position of `transition`.
+    pub fn of(transition: &Transition) -> Self {
+        LogPosition {
+            occurred_at: transition.occurred_at,
+            contact: transition.contact.clone(),
+            version: transition.version,
+        }
+    }
+}
+
+/// Where journeys, contacts and histories are stored.
+///
+/// # Contract
+///
+/// Every backend gives these guarantees; `journeys::conformance` checks each of them.
+///
+/// - **Journeys** are immutable once stored. [`insert_journey`](Self::insert_journey)
+///   of an id that exists succeeds if the definition is identical and fails with
+///   `AlreadyExists` otherwise. [`load_journey`](Self::load_journey) of an unknown id
+///   fails with `NotFound`.
+/// - **Contacts** carry a version: 1 on insert, +1 per update. Loading an unknown
+///   contact fails with `NotFound`.
+/// - **Histories** are append-only. A membership's version is the number of its
+///   transitions (0 before the first). [`load_history`](Self::load_history) returns
+///   them in version order, and an empty list for a contact that is not a member.
+/// - [`commit`](Self::commit) is **atomic**: either every append and contact write is
+///   stored, or nothing is. It fails, writing nothing, with
+///   - `Conflict { expected, actual }` when a membership or contact is not at the
+///     expected version (the first such part is reported);
+///   - `AlreadyExists` when a contact insert names a stored contact, or the commit's
+///     idempotency key was stored by an earlier commit;
+///   - `NotFound` when a contact update names an unknown contact.
+///
+///   Concurrent commits behave as if applied one after another.
+/// - [`journey_transitions`](Self::journey_transitions) returns a journey's
+///   transitions in [`LogPosition`] order, at most `limit` after the given position,
+///   including those back-filled with an early `occurred_at`.
+/// - [`find_idempotency_key`](Self::find_idempotency_key) returns the transitions of
+///   the commit stored with that key (possibly none), or `None` if no commit was.
+/// - [`contact_journeys`](Self::contact_journeys) lists the journeys a contact has at
+///   least one transition in, ordered by id.
+/// - Failures to reach the store are `Unavailable` (worth retrying later) or
+///   `Backend` (carrying the driver's error); a backend never panics on stored data.
+///
+/// The methods return `Send` futures so an engine over any backend can run on a
+/// multi-threaded executor.
+pub trait Repository: Send + Sync {
+    /// Stores a journey definition.
+    fn insert_journey(&self, journey: &Journey) -> impl Future<Output = Result<(), RepositoryError>> + Send;
+
+    /// Loads a journey definition.
+    fn load_journey(&self, id: &JourneyId) -> impl Future<Output = Result<Journey, RepositoryError>> + Send;
+
+    /// The ids of every stored journey, ordered.
+    fn list_journeys(&self) -> impl Future<Output = Result<Vec<JourneyId>, RepositoryError>> + Send;
+
+    /// Loads a contact with its version.
+    fn load_contact(
+        &self,
+        id: &ContactId,
+    ) -> impl Future<Output = Result<Versioned<Contact>, RepositoryError>> + Send;
+
+    /// Loads a membership's transitions in version order (empty: not a member).
+    fn load_history(
+        &self,
+        contact: &ContactId,
+        journey: &JourneyId,
+    ) -> impl Future<Output = Result<Vec<Transition>, RepositoryError>> + Send;
+
+    /// Applies a commit atomically, checking every expected version.
+    fn commit(&self, commit: Commit) -> impl Future<Output = Result<(), RepositoryError>> + Send;
+
+    /// The journeys a contact is a member of, ordered by id.
+    fn contact_journeys(
+        &self,
+        contact: &ContactId,
+    ) -> impl Future<Output = Result<Vec<JourneyId>, RepositoryError>> + Send;
+
+    /// Up to `limit` of a journey's transitions after `after` (from the start when
+    /// `None`), in time order.
+    fn journey_transitions(
+        &self,
+        journey: &JourneyId,
+        after: Option<&LogPosition>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Transition>, RepositoryError>> + Send;
+
+    /// The transitions stored by the commit that carried `key`, if any did.
+    fn find_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+    ) -> impl Future<Output = Result<Option<Vec<Transition>>, RepositoryError>> + Send;
+}
