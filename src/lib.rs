@@ -65,6 +65,9 @@
 //!
 //! - `conformance`: the public conformance suite for repository backends.
 
+#![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "unit tests"))]
+
 pub mod clock;
 #[cfg(feature = "conformance")]
 pub mod conformance;

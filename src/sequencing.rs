@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DomainError, SequenceRule};
 use crate::model::contact::EnrollmentStatus;
 use crate::model::ids::{ContactId, IdempotencyKey, JourneyId, StageKey};
-use crate::model::journey::{Journey, SequencePolicy, status_stage_key};
+use crate::model::journey::{Journey, SequencePolicy};
 use crate::model::transition::{Source, TouchpointInfo, Transition};
 
 /// Where a contact stands in one journey: what sequencing needs to decide the next
@@ -115,8 +115,9 @@ impl Move {
 /// a member yet). Returns the transition to append, or why the move is refused.
 ///
 /// The rules, in the order they are checked:
-/// 1. The Advocate Enrollment journey takes only [`Target::EnrollmentStatus`]
-///    (`system_journey`), and only it takes that target (`not_system_journey`).
+/// 1. The Advocate Enrollment journey takes only [`Target::EnrollmentStatus`] with the
+///    [`Source::enrollment_status`] source (`system_journey`), and only it takes that
+///    target (`not_system_journey`).
 /// 2. The target stage exists (`unknown_stage`).
 /// 3. The contact is not already there (`already_in_stage`).
 /// 4. The move is not dated before the last one (`earlier_than_last_move`).
@@ -144,45 +145,21 @@ pub fn decide(
     current: Option<&MembershipState>,
     request: &Move,
 ) -> Result<Transition, DomainError> {
-    let to = resolve_target(journey, &request.target)?;
-    let to_index = journey
-        .stage_index(to.as_str())
-        .ok_or_else(|| DomainError::UnknownStage { journey: journey.id().clone(), stage: to.to_string() })?;
-    if let Some(state) = current {
-        if state.stage == to {
-            return Err(DomainError::AlreadyInStage {
-                journey: journey.id().clone(),
-                contact: request.contact.clone(),
-                stage: to,
-            });
-        }
-        if request.occurred_at < state.since {
-            return Err(DomainError::EarlierThanLastMove {
-                journey: journey.id().clone(),
-                contact: request.contact.clone(),
-                at: request.occurred_at,
-                last: state.since,
-            });
-        }
-    }
-    if journey.policy() == SequencePolicy::RequiresSequence {
-        let from_index = current.and_then(|state| journey.stage_index(state.stage.as_str()));
-        if let Some(rule) = sequence_rule_broken(journey, from_index, to_index) {
-            return Err(DomainError::SequenceViolation {
-                journey: journey.id().clone(),
-                contact: request.contact.clone(),
-                from: current.map(|state| state.stage.clone()),
-                to,
-                rule,
-            });
-        }
-    }
+    let position = current.map(|state| Position::of(journey, state)).transpose()?;
+    let to = check_move(
+        journey,
+        position,
+        &request.contact,
+        &request.target,
+        &request.source,
+        request.occurred_at,
+    )?;
     Ok(Transition {
         contact: request.contact.clone(),
         journey: journey.id().clone(),
         version: current.map_or(1, |state| state.version + 1),
         from: current.map(|state| state.stage.clone()),
-        to,
+        to: stage_key(journey, to).clone(),
         occurred_at: request.occurred_at,
         recorded_at: request.recorded_at,
         source: request.source.clone(),
@@ -191,19 +168,105 @@ pub fn decide(
     })
 }
 
-fn resolve_target(journey: &Journey, target: &Target) -> Result<StageKey, DomainError> {
-    match (journey.is_system(), target) {
-        (false, Target::Stage(stage)) => Ok(stage.clone()),
-        (true, Target::EnrollmentStatus(status)) => Ok(status_stage_key(*status)),
-        (true, Target::Stage(_)) => Err(DomainError::SystemJourney { journey: journey.id().clone() }),
-        (false, Target::EnrollmentStatus(_)) => {
-            Err(DomainError::NotSystemJourney { journey: journey.id().clone() })
-        }
+/// Where a membership stands, by stage position: what the checks need, without
+/// cloning ids on every replayed step.
+#[derive(Clone, Copy)]
+struct Position {
+    stage: usize,
+    since: DateTime<Utc>,
+}
+
+impl Position {
+    fn of(journey: &Journey, state: &MembershipState) -> Result<Self, DomainError> {
+        let stage = journey.stage_index(state.stage.as_str()).ok_or_else(|| DomainError::UnknownStage {
+            journey: journey.id().clone(),
+            stage: state.stage.to_string(),
+        })?;
+        Ok(Position { stage, since: state.since })
     }
+}
+
+/// The key of the stage at `index`, which the caller got from `journey` itself.
+fn stage_key(journey: &Journey, index: usize) -> &StageKey {
+    journey
+        .stage_at(index)
+        .map(|stage| stage.key())
+        .unwrap_or_else(|| unreachable!("index from this journey"))
+}
+
+/// The rules of [`decide`]; returns the position of the target stage.
+fn check_move(
+    journey: &Journey,
+    from: Option<Position>,
+    contact: &ContactId,
+    target: &Target,
+    source: &Source,
+    at: DateTime<Utc>,
+) -> Result<usize, DomainError> {
+    let to = resolve_target(journey, target, source)?;
+    let Some(from) = from else {
+        return match sequence_rule_broken(journey, None, to) {
+            None => Ok(to),
+            Some(rule) => Err(sequence_violation(journey, contact, None, to, rule)),
+        };
+    };
+    if from.stage == to {
+        return Err(DomainError::AlreadyInStage {
+            journey: journey.id().clone(),
+            contact: contact.clone(),
+            stage: stage_key(journey, to).clone(),
+        });
+    }
+    if at < from.since {
+        return Err(DomainError::EarlierThanLastMove {
+            journey: journey.id().clone(),
+            contact: contact.clone(),
+            at,
+            last: from.since,
+        });
+    }
+    match sequence_rule_broken(journey, Some(from.stage), to) {
+        None => Ok(to),
+        Some(rule) => Err(sequence_violation(journey, contact, Some(from.stage), to, rule)),
+    }
+}
+
+fn sequence_violation(
+    journey: &Journey,
+    contact: &ContactId,
+    from: Option<usize>,
+    to: usize,
+    rule: SequenceRule,
+) -> DomainError {
+    DomainError::SequenceViolation {
+        journey: journey.id().clone(),
+        contact: contact.clone(),
+        from: from.map(|i| stage_key(journey, i).clone()),
+        to: stage_key(journey, to).clone(),
+        rule,
+    }
+}
+
+/// The position of the stage `target` names in `journey`.
+fn resolve_target(journey: &Journey, target: &Target, source: &Source) -> Result<usize, DomainError> {
+    let key = match (journey.is_system(), target) {
+        (false, Target::Stage(stage)) => stage.as_str(),
+        (true, Target::EnrollmentStatus(status)) if source.is_enrollment_status() => status.as_str(),
+        (true, _) => return Err(DomainError::SystemJourney { journey: journey.id().clone() }),
+        (false, Target::EnrollmentStatus(_)) => {
+            return Err(DomainError::NotSystemJourney { journey: journey.id().clone() });
+        }
+    };
+    journey
+        .stage_index(key)
+        .ok_or_else(|| DomainError::UnknownStage { journey: journey.id().clone(), stage: key.to_owned() })
 }
 
 /// The sequencing rule a move from `from` (`None`: entry) to `to` breaks, if any.
 fn sequence_rule_broken(journey: &Journey, from: Option<usize>, to: usize) -> Option<SequenceRule> {
+    if journey.policy() == SequencePolicy::AnyOrder {
+        return None;
+    }
     let Some(from) = from else {
         return (to != 0).then_some(SequenceRule::EnterAtFirstStage);
     };
@@ -220,9 +283,9 @@ fn sequence_rule_broken(journey: &Journey, from: Option<usize>, to: usize) -> Op
     }
 }
 
-/// Rebuilds a membership from its stored history, re-checking every step through
-/// [`decide`] (rule 10). Returns the state after the last transition (`None` for an
-/// empty history).
+/// Rebuilds a membership from its stored history, re-checking every step with the
+/// rules of [`decide`] (rule 10). Returns the state after the last transition (`None`
+/// for an empty history).
 ///
 /// # Errors
 /// [`DomainError::InvalidHistory`] naming the first offending transition's version,
@@ -232,20 +295,22 @@ pub fn replay(
     contact: &ContactId,
     history: &[Transition],
 ) -> Result<Option<MembershipState>, DomainError> {
-    let mut state: Option<MembershipState> = None;
-    for (position, stored) in history.iter().enumerate() {
-        let expected_version = position as u64 + 1;
-        check_stored(journey, contact, state.as_ref(), expected_version, stored)
-            .and_then(|()| decide(journey, state.as_ref(), &as_request(journey, stored)?))
-            .map_err(|cause| DomainError::InvalidHistory {
-                contact: contact.clone(),
-                journey: journey.id().clone(),
-                version: stored.version,
-                cause: Box::new(cause),
-            })?;
-        state = Some(MembershipState::after(stored));
+    let mut position: Option<Position> = None;
+    for (index, stored) in history.iter().enumerate() {
+        let version = index as u64 + 1;
+        let step = check_stored(journey, contact, position, version, stored).and_then(|()| {
+            let target = stored_target(journey, stored)?;
+            check_move(journey, position, contact, &target, &stored.source, stored.occurred_at)
+        });
+        let stage = step.map_err(|cause| DomainError::InvalidHistory {
+            contact: contact.clone(),
+            journey: journey.id().clone(),
+            version: stored.version,
+            cause: Box::new(cause),
+        })?;
+        position = Some(Position { stage, since: stored.occurred_at });
     }
-    Ok(state)
+    Ok(history.last().map(MembershipState::after))
 }
 
 /// Checks that `stored` continues the history: same contact and journey, the next
@@ -253,7 +318,7 @@ pub fn replay(
 fn check_stored(
     journey: &Journey,
     contact: &ContactId,
-    state: Option<&MembershipState>,
+    position: Option<Position>,
     expected_version: u64,
     stored: &Transition,
 ) -> Result<(), DomainError> {
@@ -268,7 +333,7 @@ fn check_stored(
     if stored.version != expected_version {
         return Err(mismatch("version", expected_version.to_string(), stored.version.to_string()));
     }
-    let current = state.map(|s| &s.stage);
+    let current = position.map(|p| stage_key(journey, p.stage));
     if stored.from.as_ref() != current {
         let show = |s: Option<&StageKey>| s.map_or_else(|| "(entry)".to_owned(), |k| k.to_string());
         return Err(mismatch("from", show(current), show(stored.from.as_ref())));
@@ -276,23 +341,13 @@ fn check_stored(
     Ok(())
 }
 
-/// The request a stored transition answered.
-fn as_request(journey: &Journey, stored: &Transition) -> Result<Move, DomainError> {
-    let target = if journey.is_system() {
-        let status = EnrollmentStatus::from_key(stored.to.as_str()).ok_or_else(|| {
-            DomainError::UnknownStage { journey: journey.id().clone(), stage: stored.to.to_string() }
-        })?;
-        Target::EnrollmentStatus(status)
-    } else {
-        Target::Stage(stored.to.clone())
-    };
-    Ok(Move {
-        contact: stored.contact.clone(),
-        target,
-        occurred_at: stored.occurred_at,
-        recorded_at: stored.recorded_at,
-        source: stored.source.clone(),
-        touchpoint: None,
-        idempotency_key: None,
+/// The target a stored transition answered: its stage, or for the system journey
+/// the status that stage mirrors.
+fn stored_target(journey: &Journey, stored: &Transition) -> Result<Target, DomainError> {
+    if !journey.is_system() {
+        return Ok(Target::Stage(stored.to.clone()));
+    }
+    EnrollmentStatus::from_key(stored.to.as_str()).map(Target::EnrollmentStatus).ok_or_else(|| {
+        DomainError::UnknownStage { journey: journey.id().clone(), stage: stored.to.to_string() }
     })
 }

@@ -154,7 +154,24 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
         Ok(self.repository.load_contact(id).await?.value)
     }
 
-    /// Moves `contact` into `stage` of `journey` now, on behalf of `source`.
+    /// Enters `contact` into `journey` at its first stage, now.
+    ///
+    /// # Errors
+    /// As [`apply_move`](Self::apply_move); `already_in_stage` or
+    /// `sequence_violation` if the contact is already a member elsewhere.
+    pub async fn enroll(
+        &self,
+        contact: &ContactId,
+        journey: &JourneyId,
+        source: Source,
+    ) -> Result<Transition, Error> {
+        let first = self.journey(journey).await?.first_stage().key().clone();
+        self.move_contact(contact, journey, &first, source).await
+    }
+
+    /// Moves `contact` into `stage` of `journey` now, on behalf of `source`. "Now" is
+    /// read after the membership is loaded, on every attempt, so a move never lands
+    /// before one that won a race against it.
     ///
     /// # Errors
     /// As [`apply_move`](Self::apply_move).
@@ -165,12 +182,12 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
         stage: &StageKey,
         source: Source,
     ) -> Result<Transition, Error> {
-        let now = self.clock.now();
-        self.apply_move(journey, Move::to_stage(contact.clone(), stage.clone(), now, source)).await
+        let request = Move::to_stage(contact.clone(), stage.clone(), self.clock.now(), source);
+        self.run_move(journey, request, When::Now).await
     }
 
-    /// Applies a move in `journey`, recorded now (`request.recorded_at` is set from the
-    /// clock; `occurred_at` is kept, so history can be back-filled in order).
+    /// Applies a move in `journey` as of `request.occurred_at`, recorded now
+    /// (`recorded_at` is set from the clock), so history can be back-filled in order.
     ///
     /// With an idempotency key that an earlier commit stored, returns that commit's
     /// transition for this membership and appends nothing.
@@ -179,17 +196,32 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
     /// A [`DomainError`](crate::DomainError) from sequencing; `NotFound` for an unknown
     /// journey or contact; `Conflict` if every attempt lost a race; `AlreadyExists` if
     /// the idempotency key was used for another membership.
-    pub async fn apply_move(&self, journey: &JourneyId, mut request: Move) -> Result<Transition, Error> {
-        request.recorded_at = self.clock.now();
+    pub async fn apply_move(&self, journey: &JourneyId, request: Move) -> Result<Transition, Error> {
+        self.run_move(journey, request, When::AsRequested).await
+    }
+
+    async fn run_move(
+        &self,
+        journey: &JourneyId,
+        mut request: Move,
+        when: When,
+    ) -> Result<Transition, Error> {
         let journey = self.journey(journey).await?;
-        self.repository.load_contact(&request.contact).await?;
         let mut attempt = 1;
         loop {
             if let Some(done) = self.already_applied(&journey, &request).await? {
                 return Ok(done);
             }
             let history = self.repository.load_history(&request.contact, journey.id()).await?;
+            if history.is_empty() {
+                // Contacts are never deleted: a member is known to exist.
+                self.repository.load_contact(&request.contact).await?;
+            }
             let state = replay(&journey, &request.contact, &history)?;
+            request.recorded_at = self.clock.now();
+            if when == When::Now {
+                request.occurred_at = request.recorded_at;
+            }
             let transition = decide(&journey, state.as_ref(), &request)?;
             let mut commit = Commit::append(
                 request.contact.clone(),
@@ -301,6 +333,13 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
         }
         Ok(states)
     }
+}
+
+/// When a move happens: now (read on each attempt) or at the time it names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum When {
+    Now,
+    AsRequested,
 }
 
 /// Whether a failed commit is worth deciding again: another writer got there first.

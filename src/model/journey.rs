@@ -313,7 +313,7 @@ impl Journey {
 }
 
 /// The stage of the system journey that mirrors `status`.
-pub(crate) fn status_stage_key(status: EnrollmentStatus) -> StageKey {
+fn status_stage_key(status: EnrollmentStatus) -> StageKey {
     // The statuses' keys are fixed slugs, valid by construction.
     StageKey::new(status.as_str()).unwrap_or_else(|_| unreachable!("status keys are slugs"))
 }

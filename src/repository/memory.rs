@@ -115,30 +115,15 @@ impl State {
                 });
             }
         }
-        let mut pending_versions: HashMap<(&ContactId, &JourneyId), u64> = HashMap::new();
-        for append in &commit.appends {
-            let slot = (&append.contact, &append.journey);
-            let actual = match pending_versions.get(&slot) {
-                Some(v) => *v,
-                None => self.history(&append.contact, &append.journey).len() as u64,
-            };
-            if actual != append.expected_version {
-                return Err(RepositoryError::Conflict {
-                    entity: Entity::Membership,
-                    id: membership_id(&append.contact, &append.journey),
-                    expected: append.expected_version,
-                    actual,
-                });
-            }
-            pending_versions.insert(slot, actual + append.transitions.len() as u64);
-        }
-        let mut pending_contacts: HashMap<&ContactId, u64> = HashMap::new();
+        // Versions as this commit's earlier parts leave them; a commit usually has one
+        // part of each kind, so the map is only built when parts may repeat.
+        let mut contact_versions: HashMap<&ContactId, u64> = HashMap::new();
         for write in &commit.contacts {
             let (id, expected) = match write {
                 ContactWrite::Insert(c) => (&c.id, 0),
                 ContactWrite::Update { contact, expected_version } => (&contact.id, *expected_version),
             };
-            let actual = pending_contacts.get(id).copied().unwrap_or_else(|| {
+            let actual = contact_versions.get(id).copied().unwrap_or_else(|| {
                 self.contacts.get(id).and_then(|e| e.record.as_ref()).map_or(0, |r| r.version)
             });
             match write {
@@ -161,7 +146,28 @@ impl State {
                 }
                 _ => {}
             }
-            pending_contacts.insert(id, actual + 1);
+            if commit.contacts.len() > 1 {
+                contact_versions.insert(id, actual + 1);
+            }
+        }
+        let mut membership_versions: HashMap<(&ContactId, &JourneyId), u64> = HashMap::new();
+        for append in &commit.appends {
+            let slot = (&append.contact, &append.journey);
+            let actual = match membership_versions.get(&slot) {
+                Some(v) => *v,
+                None => self.history(&append.contact, &append.journey).len() as u64,
+            };
+            if actual != append.expected_version {
+                return Err(RepositoryError::Conflict {
+                    entity: Entity::Membership,
+                    id: membership_id(&append.contact, &append.journey),
+                    expected: append.expected_version,
+                    actual,
+                });
+            }
+            if commit.appends.len() > 1 {
+                membership_versions.insert(slot, actual + append.transitions.len() as u64);
+            }
         }
         Ok(())
     }

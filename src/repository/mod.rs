@@ -128,11 +128,15 @@ impl LogPosition {
 ///   them in version order, and an empty list for a contact that is not a member.
 /// - [`commit`](Self::commit) is **atomic**: either every append and contact write is
 ///   stored, or nothing is. It fails, writing nothing, with
-///   - `Conflict { expected, actual }` when a membership or contact is not at the
-///     expected version (the first such part is reported);
-///   - `AlreadyExists` when a contact insert names a stored contact, or the commit's
-///     idempotency key was stored by an earlier commit;
-///   - `NotFound` when a contact update names an unknown contact.
+///   - `AlreadyExists` when the commit's idempotency key was stored by an earlier
+///     commit, or a contact insert names a stored contact;
+///   - `NotFound` when a contact update names an unknown contact;
+///   - `Conflict { expected, actual }` when a contact or membership is not at the
+///     expected version.
+///
+///   Checks run in that order — idempotency key, contact writes, then appends — and
+///   the first failure is reported (so adding a contact that exists is
+///   `AlreadyExists`, not a conflict on its first membership).
 ///
 ///   Concurrent commits behave as if applied one after another.
 /// - [`journey_transitions`](Self::journey_transitions) returns a journey's
