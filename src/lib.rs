@@ -89,4 +89,4 @@ pub use model::journey::{Journey, JourneyKind, SequencePolicy, Stage, StageOutco
 pub use model::transition::{Source, TouchpointInfo, Transition};
 pub use model::value::Value;
 pub use repository::{Append, Commit, ContactWrite, InMemoryRepository, LogPosition, Repository, Versioned};
-pub use sequencing::{MembershipState, Move, Target, decide, replay};
+pub use sequencing::{MembershipState, Move, Target, decide, decide_next, replay};

@@ -146,6 +146,30 @@ pub fn decide(
     request: &Move,
 ) -> Result<Transition, DomainError> {
     let position = current.map(|state| Position::of(journey, state)).transpose()?;
+    decide_from(journey, position, current.map(|state| (&state.stage, state.version)), request)
+}
+
+/// Replays `history` (as [`replay`]) and decides `request` after it (as [`decide`]) in
+/// one pass: what a host holding a membership's stored transitions calls to move it.
+///
+/// # Errors
+/// [`DomainError::InvalidHistory`] for an illegal stored step, else as [`decide`].
+pub fn decide_next(
+    journey: &Journey,
+    history: &[Transition],
+    request: &Move,
+) -> Result<Transition, DomainError> {
+    let position = replay_position(journey, &request.contact, history)?;
+    decide_from(journey, position, history.last().map(|last| (&last.to, last.version)), request)
+}
+
+/// [`decide`] from a checked position; `last` is the current stage and version.
+fn decide_from(
+    journey: &Journey,
+    position: Option<Position>,
+    last: Option<(&StageKey, u64)>,
+    request: &Move,
+) -> Result<Transition, DomainError> {
     let to = check_move(
         journey,
         position,
@@ -157,8 +181,8 @@ pub fn decide(
     Ok(Transition {
         contact: request.contact.clone(),
         journey: journey.id().clone(),
-        version: current.map_or(1, |state| state.version + 1),
-        from: current.map(|state| state.stage.clone()),
+        version: last.map_or(1, |(_, version)| version + 1),
+        from: last.map(|(stage, _)| stage.clone()),
         to: stage_key(journey, to).clone(),
         occurred_at: request.occurred_at,
         recorded_at: request.recorded_at,
@@ -295,6 +319,16 @@ pub fn replay(
     contact: &ContactId,
     history: &[Transition],
 ) -> Result<Option<MembershipState>, DomainError> {
+    replay_position(journey, contact, history)?;
+    Ok(history.last().map(MembershipState::after))
+}
+
+/// The checks of [`replay`]; returns the position after the last transition.
+fn replay_position(
+    journey: &Journey,
+    contact: &ContactId,
+    history: &[Transition],
+) -> Result<Option<Position>, DomainError> {
     let mut position: Option<Position> = None;
     for (index, stored) in history.iter().enumerate() {
         let version = index as u64 + 1;
@@ -310,7 +344,7 @@ pub fn replay(
         })?;
         position = Some(Position { stage, since: stored.occurred_at });
     }
-    Ok(history.last().map(MembershipState::after))
+    Ok(position)
 }
 
 /// Checks that `stored` continues the history: same contact and journey, the next

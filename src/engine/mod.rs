@@ -1,8 +1,10 @@
 //! [`JourneyEngine`]: load → decide → append with the expected version, retrying a
 //! bounded number of times when another writer got there first.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Entity, Error, RepositoryError};
@@ -11,7 +13,7 @@ use crate::model::ids::{ContactId, JourneyId, StageKey};
 use crate::model::journey::Journey;
 use crate::model::transition::{Source, Transition};
 use crate::repository::{Append, Commit, ContactWrite, Repository};
-use crate::sequencing::{MembershipState, Move, decide, replay};
+use crate::sequencing::{MembershipState, Move, decide, decide_next, replay};
 
 /// How many times a command is tried when its commit meets a `Conflict`, unless set
 /// with [`JourneyEngine::with_max_attempts`].
@@ -45,7 +47,9 @@ pub struct JourneyEngine<R, C = SystemClock> {
     repository: R,
     clock: C,
     max_attempts: u32,
-    journeys: RwLock<HashMap<JourneyId, Arc<Journey>>>,
+    journeys: RwLock<BTreeMap<JourneyId, Arc<Journey>>>,
+    /// The Advocate Enrollment journey, once stored.
+    system: OnceLock<Arc<Journey>>,
 }
 
 impl<R: Repository> JourneyEngine<R, SystemClock> {
@@ -62,7 +66,8 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
             repository,
             clock,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
-            journeys: RwLock::new(HashMap::new()),
+            journeys: RwLock::new(BTreeMap::new()),
+            system: OnceLock::new(),
         }
     }
 
@@ -111,16 +116,16 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
         self.journeys.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(id).cloned()
     }
 
-    fn cache(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<JourneyId, Arc<Journey>>> {
+    fn cache(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<JourneyId, Arc<Journey>>> {
         self.journeys.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn system_journey(&self) -> Result<Arc<Journey>, Error> {
-        let id = Journey::advocate_enrollment().id().clone();
-        match self.cached(&id) {
-            Some(journey) => Ok(journey),
-            None => self.define_journey(Journey::advocate_enrollment()).await,
+        if let Some(journey) = self.system.get() {
+            return Ok(Arc::clone(journey));
         }
+        let journey = self.define_journey(Journey::advocate_enrollment()).await?;
+        Ok(Arc::clone(self.system.get_or_init(|| journey)))
     }
 
     /// Adds a contact and, in the same commit, enters it into the Advocate Enrollment
@@ -182,7 +187,8 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
         stage: &StageKey,
         source: Source,
     ) -> Result<Transition, Error> {
-        let request = Move::to_stage(contact.clone(), stage.clone(), self.clock.now(), source);
+        // The times are read from the clock on each attempt.
+        let request = Move::to_stage(contact.clone(), stage.clone(), DateTime::<Utc>::MIN_UTC, source);
         self.run_move(journey, request, When::Now).await
     }
 
@@ -217,12 +223,11 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
                 // Contacts are never deleted: a member is known to exist.
                 self.repository.load_contact(&request.contact).await?;
             }
-            let state = replay(&journey, &request.contact, &history)?;
             request.recorded_at = self.clock.now();
             if when == When::Now {
                 request.occurred_at = request.recorded_at;
             }
-            let transition = decide(&journey, state.as_ref(), &request)?;
+            let transition = decide_next(&journey, &history, &request)?;
             let mut commit = Commit::append(
                 request.contact.clone(),
                 journey.id().clone(),

@@ -171,6 +171,9 @@ impl From<Journey> for JourneyDefinition {
     }
 }
 
+/// Up to this many stages, a stage is looked up by scanning the keys.
+const LINEAR_LOOKUP_MAX: usize = 16;
+
 /// The id of the system journey.
 pub const ADVOCATE_ENROLLMENT: &str = "advocate_enrollment";
 
@@ -283,7 +286,14 @@ impl Journey {
 
     /// The position of the stage with key `key`.
     pub fn stage_index(&self, key: &str) -> Option<usize> {
-        self.stages.get_index_of(key)
+        // Journeys are short: comparing a few short keys beats hashing one, and a key
+        // cloned from this journey (as every transition's is) matches by address.
+        if self.stages.len() <= LINEAR_LOOKUP_MAX {
+            let keys = || self.stages.keys().map(StageKey::as_str);
+            keys().position(|k| std::ptr::eq(k, key)).or_else(|| keys().position(|k| k == key))
+        } else {
+            self.stages.get_index_of(key)
+        }
     }
 
     /// The first stage, where a sequenced journey is entered.

@@ -40,7 +40,7 @@ pub struct InMemoryRepository {
 struct State {
     journeys: BTreeMap<JourneyId, Journey>,
     contacts: HashMap<ContactId, ContactEntry>,
-    logs: HashMap<JourneyId, JourneyLog>,
+    logs: BTreeMap<JourneyId, JourneyLog>,
     idempotency: HashMap<IdempotencyKey, Vec<Transition>>,
 }
 
@@ -117,13 +117,13 @@ impl State {
         }
         // Versions as this commit's earlier parts leave them; a commit usually has one
         // part of each kind, so the map is only built when parts may repeat.
-        let mut contact_versions: HashMap<&ContactId, u64> = HashMap::new();
+        let mut contact_versions: Option<HashMap<&ContactId, u64>> = None;
         for write in &commit.contacts {
             let (id, expected) = match write {
                 ContactWrite::Insert(c) => (&c.id, 0),
                 ContactWrite::Update { contact, expected_version } => (&contact.id, *expected_version),
             };
-            let actual = contact_versions.get(id).copied().unwrap_or_else(|| {
+            let actual = contact_versions.as_ref().and_then(|v| v.get(id)).copied().unwrap_or_else(|| {
                 self.contacts.get(id).and_then(|e| e.record.as_ref()).map_or(0, |r| r.version)
             });
             match write {
@@ -147,13 +147,13 @@ impl State {
                 _ => {}
             }
             if commit.contacts.len() > 1 {
-                contact_versions.insert(id, actual + 1);
+                contact_versions.get_or_insert_with(HashMap::new).insert(id, actual + 1);
             }
         }
-        let mut membership_versions: HashMap<(&ContactId, &JourneyId), u64> = HashMap::new();
+        let mut membership_versions: Option<HashMap<(&ContactId, &JourneyId), u64>> = None;
         for append in &commit.appends {
             let slot = (&append.contact, &append.journey);
-            let actual = match membership_versions.get(&slot) {
+            let actual = match membership_versions.as_ref().and_then(|v| v.get(&slot)) {
                 Some(v) => *v,
                 None => self.history(&append.contact, &append.journey).len() as u64,
             };
@@ -166,7 +166,9 @@ impl State {
                 });
             }
             if commit.appends.len() > 1 {
-                membership_versions.insert(slot, actual + append.transitions.len() as u64);
+                membership_versions
+                    .get_or_insert_with(HashMap::new)
+                    .insert(slot, actual + append.transitions.len() as u64);
             }
         }
         Ok(())
@@ -185,7 +187,10 @@ impl State {
             entry.record = Some(Versioned { value: contact, version });
         }
         for append in commit.appends {
-            let log = self.logs.entry(append.journey.clone()).or_default();
+            let log = match self.logs.get_mut(&append.journey) {
+                Some(log) => log,
+                None => self.logs.entry(append.journey.clone()).or_default(),
+            };
             for t in &append.transitions {
                 log.push(t);
             }
