@@ -12,6 +12,8 @@ use crate::error::DomainError;
 /// In JSON a value is written as itself (`"gold"`, `42.5`, `true`, `["a", "b"]`),
 /// except a timestamp, which is written `{"timestamp": "2026-01-05T13:04:11Z"}` so that
 /// a string that happens to look like a date stays a string across a round trip.
+/// (With `serde_json`, enable its `float_roundtrip` feature for numbers to round-trip
+/// to the last bit.)
 ///
 /// ```
 /// use journeys::Value;
