@@ -20,7 +20,7 @@ use crate::sequencing::{MembershipState, Move, decide, decide_next, replay};
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 
 /// Runs commands against a [`Repository`]: every move is decided by
-/// [`decide`](crate::decide) over the membership replayed from storage, then
+/// [`decide`] over the membership replayed from storage, then
 /// appended with the version it was decided on.
 ///
 /// Journey definitions are immutable once stored, so the engine caches them.
