@@ -64,6 +64,8 @@
 //! ## Features
 //!
 //! - `conformance`: the public conformance suite for repository backends.
+//! - `sqlite`: [`SqliteRepository`], a durable backend
+//!   on an embedded SQLite (built from source, nothing to install).
 
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "unit tests"))]
@@ -88,5 +90,7 @@ pub use model::ids::{
 pub use model::journey::{Journey, JourneyKind, SequencePolicy, Stage, StageOutcome};
 pub use model::transition::{Source, TouchpointInfo, Transition};
 pub use model::value::Value;
+#[cfg(feature = "sqlite")]
+pub use repository::SqliteRepository;
 pub use repository::{Append, Commit, ContactWrite, InMemoryRepository, LogPosition, Repository, Versioned};
 pub use sequencing::{MembershipState, Move, Target, decide, decide_next, replay};

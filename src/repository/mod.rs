@@ -5,6 +5,8 @@
 //! conformance suite (`journeys::conformance`, feature `conformance`).
 
 mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 use std::future::Future;
 
@@ -12,6 +14,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use memory::InMemoryRepository;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{DEFAULT_BUSY_TIMEOUT, SqliteRepository};
 
 use crate::error::RepositoryError;
 use crate::model::contact::Contact;
