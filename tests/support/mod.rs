@@ -6,7 +6,7 @@
 use journeys::{Journey, SequencePolicy, Stage};
 
 /// Lead → Demo Complete → Trial → Conversion, exit Closed/Lost, sequence required.
-pub fn referral() -> Journey {
+pub(crate) fn referral() -> Journey {
     Journey::new(
         "referral",
         "Referral",
@@ -23,7 +23,7 @@ pub fn referral() -> Journey {
 }
 
 /// An any-order journey with the given stage keys.
-pub fn free_journey(id: &str, stages: &[String]) -> Journey {
+pub(crate) fn free_journey(id: &str, stages: &[String]) -> Journey {
     let stages = stages.iter().map(|key| Stage::new(key, key).expect("a stage"));
     Journey::new(id, id, SequencePolicy::AnyOrder, stages).expect("a valid journey")
 }
