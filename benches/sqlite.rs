@@ -34,19 +34,31 @@ fn stage(key: &str) -> StageKey {
     key.parse().expect("valid stage")
 }
 
-fn open(dir: &tempfile::TempDir, name: &str) -> SqliteRepository {
-    SqliteRepository::open(dir.path().join(name)).expect("opened")
+/// What every bench starts from: a runtime, a new database file holding the
+/// ping-pong journey, and a source for the moves.
+struct Setup {
+    runtime: tokio::runtime::Runtime,
+    // Kept so the database file lives as long as the bench.
+    _dir: tempfile::TempDir,
+    journey: Journey,
+    repo: SqliteRepository,
+    source: Source,
+}
+
+fn setup() -> Setup {
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let dir = tempfile::tempdir().expect("a directory");
+    let repo = SqliteRepository::open(dir.path().join("bench.db")).expect("opened");
+    let journey = back_and_forth();
+    runtime.block_on(repo.insert_journey(&journey)).expect("define");
+    Setup { runtime, _dir: dir, journey, repo, source: Source::manual("bench".parse().expect("valid actor")) }
 }
 
 fn engine_one_transaction_per_move(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    let dir = tempfile::tempdir().expect("a directory");
-    let journey = back_and_forth();
+    let Setup { runtime, _dir, journey, repo, source } = setup();
     let ids = contacts(CONTACTS);
-    let source = Source::manual("bench".parse().expect("valid actor"));
     let engine = runtime.block_on(async {
-        let engine = JourneyEngine::new(open(&dir, "moves.db"));
-        engine.define_journey(journey.clone()).await.expect("define");
+        let engine = JourneyEngine::new(repo);
         for id in &ids {
             engine.add_contact(Contact::new(id.clone())).await.expect("add");
             engine.move_contact(id, journey.id(), &stage("a"), source.clone()).await.expect("enter");
@@ -73,13 +85,8 @@ fn engine_one_transaction_per_move(c: &mut Criterion) {
 }
 
 fn batched_commits(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    let dir = tempfile::tempdir().expect("a directory");
-    let journey = back_and_forth();
-    let repo = open(&dir, "batches.db");
-    runtime.block_on(repo.insert_journey(&journey)).expect("define");
+    let Setup { runtime, _dir, journey, repo, source } = setup();
     let ids = contacts(CONTACTS);
-    let source = Source::manual("bench".parse().expect("valid actor"));
     let mut states: Vec<Option<MembershipState>> = vec![None; CONTACTS];
     let mut next = 0;
     let mut tick = 0i64;
@@ -120,13 +127,8 @@ fn batched_commits(c: &mut Criterion) {
 }
 
 fn load_journey_log(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    let dir = tempfile::tempdir().expect("a directory");
-    let journey = back_and_forth();
-    let repo = open(&dir, "log.db");
-    let source = Source::manual("bench".parse().expect("valid actor"));
+    let Setup { runtime, _dir, journey, repo, source } = setup();
     runtime.block_on(async {
-        repo.insert_journey(&journey).await.expect("define");
         let at = chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000);
         for chunk in contacts(LOG_CONTACTS).chunks(500) {
             let mut commit = Commit::default();

@@ -6,6 +6,8 @@
 
 mod support;
 
+use support::id;
+
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
@@ -165,13 +167,6 @@ impl<R: Repository> Repository for Faulty<R> {
     }
 }
 
-fn id<T: std::str::FromStr>(text: &str) -> T
-where
-    T::Err: std::fmt::Debug,
-{
-    text.parse().expect("a valid id")
-}
-
 fn clock() -> Arc<ManualClock> {
     Arc::new(ManualClock::new(id("2026-01-05T09:00:00Z")))
 }
@@ -181,12 +176,7 @@ type Engine<R> = JourneyEngine<Faulty<R>, Arc<ManualClock>>;
 /// An engine over `repo` with the referral journey and contact `ada` in `lead`.
 async fn engine_with_ada<R: Repository>(repo: R) -> Engine<R> {
     let engine = JourneyEngine::with_clock(Faulty::armed(repo), clock());
-    engine.define_journey(support::referral()).await.expect("defined");
-    engine.add_contact(Contact::new(id("ada"))).await.expect("added");
-    engine
-        .move_contact(&id("ada"), &id("referral"), &id("lead"), Source::manual(id("sales")))
-        .await
-        .expect("moved");
+    support::given_ada_in_lead(&engine).await;
     engine
 }
 

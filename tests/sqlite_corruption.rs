@@ -6,28 +6,15 @@
 
 mod support;
 
-use journeys::{
-    Contact, DomainError, Error, JourneyEngine, Repository, SequenceRule, Source, SqliteRepository,
-};
-use rusqlite::Connection;
+use support::id;
 
-fn id<T: std::str::FromStr>(text: &str) -> T
-where
-    T::Err: std::fmt::Debug,
-{
-    text.parse().expect("a valid id")
-}
+use journeys::{DomainError, Error, JourneyEngine, Repository, SequenceRule, Source, SqliteRepository};
+use rusqlite::Connection;
 
 /// A database with the referral journey and ada in `lead`, and a raw connection.
 async fn given_ada_in_lead(dir: &tempfile::TempDir) -> (std::path::PathBuf, Connection) {
     let path = dir.path().join("journeys.db");
-    let engine = JourneyEngine::new(SqliteRepository::open(&path).expect("opened"));
-    engine.define_journey(support::referral()).await.expect("defined");
-    engine.add_contact(Contact::new(id("ada"))).await.expect("added");
-    engine
-        .move_contact(&id("ada"), &id("referral"), &id("lead"), Source::manual(id("sales")))
-        .await
-        .expect("moved");
+    support::given_ada_in_lead(&JourneyEngine::new(SqliteRepository::open(&path).expect("opened"))).await;
     (path.clone(), Connection::open(&path).expect("a raw connection"))
 }
 

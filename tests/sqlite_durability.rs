@@ -9,6 +9,8 @@
 
 mod support;
 
+use support::id;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -27,13 +29,6 @@ const BATCH: usize = 250;
 /// The writer stops by itself after this many batches or this long.
 const CHILD_MAX_BATCHES: usize = 2_000;
 const CHILD_MAX_TIME: Duration = Duration::from_secs(60);
-
-fn id<T: std::str::FromStr>(text: &str) -> T
-where
-    T::Err: std::fmt::Debug,
-{
-    text.parse().expect("a valid id")
-}
 
 /// Batch `b`: `BATCH` new contacts, each entering the referral journey and moving on,
 /// every move decided by `decide`, in one commit.

@@ -3,7 +3,15 @@
 #![allow(dead_code, reason = "each test file uses a different part")]
 #![allow(clippy::expect_used, reason = "a test fails by panicking")]
 
-use journeys::{Journey, SequencePolicy, Stage};
+use journeys::{Clock, Contact, Journey, JourneyEngine, Repository, SequencePolicy, Source, Stage};
+
+/// Parses an id, key or instant that the test knows is valid.
+pub(crate) fn id<T: std::str::FromStr>(text: &str) -> T
+where
+    T::Err: std::fmt::Debug,
+{
+    text.parse().expect("a valid id")
+}
 
 /// Lead → Demo Complete → Trial → Conversion, exit Closed/Lost, sequence required.
 pub(crate) fn referral() -> Journey {
@@ -26,4 +34,14 @@ pub(crate) fn referral() -> Journey {
 pub(crate) fn free_journey(id: &str, stages: &[String]) -> Journey {
     let stages = stages.iter().map(|key| Stage::new(key, key).expect("a stage"));
     Journey::new(id, id, SequencePolicy::AnyOrder, stages).expect("a valid journey")
+}
+
+/// Defines the referral journey and adds contact `ada`, in its first stage `lead`.
+pub(crate) async fn given_ada_in_lead<R: Repository, C: Clock>(engine: &JourneyEngine<R, C>) {
+    engine.define_journey(referral()).await.expect("defined");
+    engine.add_contact(Contact::new(id("ada"))).await.expect("added");
+    engine
+        .move_contact(&id("ada"), &id("referral"), &id("lead"), Source::manual(id("sales")))
+        .await
+        .expect("moved");
 }
