@@ -5,11 +5,7 @@
 
 mod support;
 
-use std::sync::Arc;
-
-use journeys::{
-    Contact, ContactId, InMemoryRepository, JourneyEngine, JourneyId, ManualClock, Repository, Source,
-};
+use journeys::{Contact, ContactId, InMemoryRepository, JourneyEngine, JourneyId, Repository, Source};
 
 const THREADS: usize = 4;
 const CONTACTS: usize = 3;
@@ -23,21 +19,13 @@ fn contacts() -> Vec<ContactId> {
     (0..CONTACTS).map(|i| format!("contact-{i}").parse().expect("an id")).collect()
 }
 
-/// One instant for every move. With a running clock a move that loses a race is
-/// decided again after the winner's later move and refused as `earlier_than_last_move`
-/// (the engine takes `now` once per command); a fixed clock keeps this test about
-/// storage.
-fn clock() -> Arc<ManualClock> {
-    Arc::new(ManualClock::new("2026-01-05T09:00:00Z".parse().expect("an instant")))
-}
-
 fn journey_id() -> JourneyId {
     "race".parse().expect("an id")
 }
 
 /// Defines the journey and enters every contact at `start`.
 async fn prepare<R: Repository>(repo: R) {
-    let engine = JourneyEngine::with_clock(repo, clock());
+    let engine = JourneyEngine::new(repo);
     engine.define_journey(support::free_journey("race", &stages())).await.expect("defined");
     let system = Source::manual("setup".parse().expect("an id"));
     for contact in contacts() {
@@ -54,7 +42,7 @@ async fn prepare<R: Repository>(repo: R) {
 fn writer<R: Repository>(t: usize, repo: R) {
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
     runtime.block_on(async {
-        let engine = JourneyEngine::with_clock(repo, clock()).with_max_attempts(THREADS as u32 * 16);
+        let engine = JourneyEngine::new(repo).with_max_attempts(THREADS as u32 * 16);
         let actor = Source::manual(format!("thread-{t}").parse().expect("an id"));
         for i in 0..MOVES_PER_THREAD {
             let stage = format!("t{t}-{}", if i % 2 == 0 { "a" } else { "b" }).parse().expect("a key");
