@@ -54,8 +54,8 @@ pub struct ConformanceFailure {
     pub detail: String,
 }
 
-/// How [`concurrent_commits_serialize`] runs its concurrent writers: the one
-/// capability where backends differ.
+/// How [`concurrent_commits_serialize`] runs its concurrent writers (at least two,
+/// whatever `n` says): the one capability where backends differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Concurrency {
