@@ -7,7 +7,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::ids::{ContactId, JourneyId, StageKey};
+use crate::model::ids::{CampaignId, ContactId, JourneyId, StageKey};
 
 /// Why a sequenced journey refused a move.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -175,6 +175,16 @@ pub enum DomainError {
         /// What is wrong with it.
         cause: Box<DomainError>,
     },
+    /// A referral that is not valid, or a change to it that is refused.
+    #[error("referral of {referred} for campaign {campaign}: {reason}")]
+    InvalidReferral {
+        /// The campaign.
+        campaign: CampaignId,
+        /// The referred contact.
+        referred: ContactId,
+        /// What is wrong.
+        reason: &'static str,
+    },
 }
 
 impl DomainError {
@@ -195,6 +205,7 @@ impl DomainError {
             DomainError::EarlierThanLastMove { .. } => "earlier_than_last_move",
             DomainError::HistoryMismatch { .. } => "history_mismatch",
             DomainError::InvalidHistory { .. } => "invalid_history",
+            DomainError::InvalidReferral { .. } => "invalid_referral",
         }
     }
 }
@@ -213,6 +224,10 @@ pub enum Entity {
     IdempotencyKey,
     /// A touchpoint or other record a backend stores.
     Record,
+    /// A touchpoint.
+    Touchpoint,
+    /// A referral.
+    Referral,
 }
 
 impl fmt::Display for Entity {
@@ -223,6 +238,8 @@ impl fmt::Display for Entity {
             Entity::Membership => "membership",
             Entity::IdempotencyKey => "idempotency key",
             Entity::Record => "record",
+            Entity::Touchpoint => "touchpoint",
+            Entity::Referral => "referral",
         })
     }
 }

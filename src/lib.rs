@@ -93,4 +93,9 @@ pub use model::value::Value;
 #[cfg(feature = "sqlite")]
 pub use repository::SqliteRepository;
 pub use repository::{Append, Commit, ContactWrite, InMemoryRepository, LogPosition, Repository, Versioned};
+// Journey maps: touchpoints, referrals and their storage.
+pub use model::ids::{CampaignId, DepartmentKey, DeviceKey, OutcomeKey, TouchpointId};
+pub use model::referral::{Referral, ReferralChange, ReferralKey, ReferralStatus};
+pub use model::touchpoint::{Sentiment, StageLink, Touchpoint, TouchpointPosition};
+pub use repository::InteractionRepository;
 pub use sequencing::{MembershipState, Move, Target, decide, decide_next, replay};

@@ -829,7 +829,7 @@ pub async fn concurrent_commits_serialize<R: Repository>(repo: &R, concurrency: 
 }
 
 /// Runs writer tasks the way `concurrency` says; outputs in task order.
-async fn run_writers<T: Send>(
+pub(super) async fn run_writers<T: Send>(
     c: Check,
     concurrency: Concurrency,
     tasks: Vec<Task<'_, T>>,

@@ -26,10 +26,19 @@
 //! | journey log | [`journey_transitions_in_time_order`], [`journey_transitions_paginate`] |
 //! | idempotency lookup | [`idempotency_lookup`] |
 //! | contact journeys | [`contact_journeys_ordered`] |
+//!
+//! Backends that also implement [`InteractionRepository`] run
+//! [`run_interaction_checks`] (listed in [`INTERACTION_CHECKS`]):
+//!
+//! | contract clause | checks |
+//! | --- | --- |
+//! | touchpoints | [`touchpoint_append_is_atomic_and_idempotent`], [`touchpoints_stream_in_time_order`] |
+//! | referrals | [`referrals_are_permanent`], [`referral_queries_ordered`], [`concurrent_referral_updates_serialize`] |
 
 mod checks;
 mod executor;
 mod fixture;
+mod interactions;
 
 use std::future::Future;
 
@@ -42,7 +51,12 @@ pub use checks::{
     stale_membership_version_conflicts, unknown_journey_not_found,
 };
 
-use crate::repository::Repository;
+pub use interactions::{
+    concurrent_referral_updates_serialize, referral_queries_ordered, referrals_are_permanent,
+    touchpoint_append_is_atomic_and_idempotent, touchpoints_stream_in_time_order,
+};
+
+use crate::repository::{InteractionRepository, Repository};
 
 /// A check found the backend breaking the contract.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -147,5 +161,45 @@ where
     results.push(journey_transitions_in_time_order(&make_repository().await).await);
     results.push(journey_transitions_paginate(&make_repository().await).await);
     results.push(concurrent_commits_serialize(&make_repository().await, options.concurrency).await);
+    results.into_iter().filter_map(Result::err).collect()
+}
+
+/// The names of every [`InteractionRepository`] check, in the order
+/// [`run_interaction_checks`] runs them.
+pub const INTERACTION_CHECKS: [&str; 5] = [
+    "touchpoint_append_is_atomic_and_idempotent",
+    "touchpoints_stream_in_time_order",
+    "referrals_are_permanent",
+    "referral_queries_ordered",
+    "concurrent_referral_updates_serialize",
+];
+
+/// Runs every [`InteractionRepository`] check, each on a fresh repository from
+/// `make_repository`, and returns the failures (empty: the backend conforms).
+///
+/// ```
+/// use journeys::InMemoryRepository;
+/// use journeys::conformance::{SuiteOptions, run_interaction_checks};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let failures = run_interaction_checks(|| async { InMemoryRepository::new() }, &SuiteOptions::default()).await;
+/// assert!(failures.is_empty(), "{failures:?}");
+/// # });
+/// ```
+pub async fn run_interaction_checks<R, F, Fut>(
+    mut make_repository: F,
+    options: &SuiteOptions,
+) -> Vec<ConformanceFailure>
+where
+    R: InteractionRepository,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = R>,
+{
+    let results = [
+        touchpoint_append_is_atomic_and_idempotent(&make_repository().await).await,
+        touchpoints_stream_in_time_order(&make_repository().await).await,
+        referrals_are_permanent(&make_repository().await).await,
+        referral_queries_ordered(&make_repository().await).await,
+        concurrent_referral_updates_serialize(&make_repository().await, options.concurrency).await,
+    ];
     results.into_iter().filter_map(Result::err).collect()
 }

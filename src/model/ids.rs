@@ -200,6 +200,30 @@ identifier!(
     /// Why the system itself moved a contact, such as `enrollment_status`.
     ReasonKey, "reason", IdRule::Slug
 );
+// Touchpoints and referrals (journey maps).
+identifier!(
+    /// A touchpoint's id, chosen by the host (an event id, a UUID); makes appending it
+    /// again safe.
+    TouchpointId, "touchpoint", IdRule::Opaque
+);
+identifier!(
+    /// A device key such as `mobile` or `desktop`; the host defines the set.
+    DeviceKey, "device", IdRule::Slug
+);
+identifier!(
+    /// A department key such as `sales` or `support`; the host defines the set.
+    DepartmentKey, "department", IdRule::Slug
+);
+identifier!(
+    /// A touchpoint's outcome such as `continued_interest`, `new_follower` or
+    /// `referred_a_friend`; the host defines the set.
+    OutcomeKey, "outcome", IdRule::Slug
+);
+identifier!(
+    /// A referral campaign's id, a slug such as `spring-2026`.
+    CampaignId, "campaign", IdRule::Slug
+);
+
 identifier!(
     /// A human-readable name of a journey or stage.
     Name, "name", IdRule::Opaque, MAX_NAME_LEN

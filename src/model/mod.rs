@@ -3,5 +3,7 @@
 pub mod contact;
 pub mod ids;
 pub mod journey;
+pub mod referral;
+pub mod touchpoint;
 pub mod transition;
 pub mod value;

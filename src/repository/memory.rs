@@ -1,15 +1,17 @@
 //! [`InMemoryRepository`]: a real backend kept in memory.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
-use super::{Commit, ContactWrite, LogPosition, Repository, Versioned};
+use super::{Commit, ContactWrite, InteractionRepository, LogPosition, Repository, Versioned};
 use crate::error::{Entity, RepositoryError};
 use crate::model::contact::Contact;
-use crate::model::ids::{ContactId, IdempotencyKey, JourneyId};
+use crate::model::ids::{ContactId, IdempotencyKey, JourneyId, TouchpointId};
 use crate::model::journey::Journey;
+use crate::model::referral::{Referral, ReferralKey};
+use crate::model::touchpoint::{Touchpoint, TouchpointPosition};
 use crate::model::transition::Transition;
 
 /// A repository in memory that enforces versions and atomicity exactly as a database
@@ -42,6 +44,7 @@ struct State {
     contacts: HashMap<ContactId, ContactEntry>,
     logs: BTreeMap<JourneyId, JourneyLog>,
     idempotency: HashMap<IdempotencyKey, Vec<Transition>>,
+    interactions: Interactions,
 }
 
 /// A contact's record (absent if only memberships were written) and memberships.
@@ -297,5 +300,162 @@ impl Repository for InMemoryRepository {
         key: &IdempotencyKey,
     ) -> Result<Option<Vec<Transition>>, RepositoryError> {
         Ok(self.lock().idempotency.get(key).cloned())
+    }
+}
+
+/// Touchpoints and referrals with the orders the [`InteractionRepository`] contract
+/// streams them in.
+#[derive(Clone, Debug, Default)]
+struct Interactions {
+    touchpoints: BTreeMap<TouchpointPosition, Touchpoint>,
+    touchpoint_times: HashMap<TouchpointId, DateTime<Utc>>,
+    by_contact: HashMap<ContactId, BTreeSet<TouchpointPosition>>,
+    referrals: BTreeMap<ReferralKey, Referral>,
+    by_advocate: HashMap<ContactId, BTreeSet<(DateTime<Utc>, ReferralKey)>>,
+}
+
+impl Interactions {
+    fn stored_touchpoint(&self, id: &TouchpointId) -> Option<&Touchpoint> {
+        let occurred_at = *self.touchpoint_times.get(id)?;
+        self.touchpoints.get(&TouchpointPosition { occurred_at, id: id.clone() })
+    }
+}
+
+impl InteractionRepository for InMemoryRepository {
+    async fn append_touchpoints(&self, touchpoints: &[Touchpoint]) -> Result<(), RepositoryError> {
+        let mut state = self.lock();
+        let stored = &mut state.interactions;
+        let mut batch: HashMap<&TouchpointId, &Touchpoint> = HashMap::with_capacity(touchpoints.len());
+        for tp in touchpoints {
+            let earlier = stored.stored_touchpoint(&tp.id).or_else(|| batch.get(&tp.id).copied());
+            match earlier {
+                Some(earlier) if earlier == tp => {}
+                Some(_) => {
+                    return Err(RepositoryError::AlreadyExists {
+                        entity: Entity::Touchpoint,
+                        id: tp.id.to_string(),
+                    });
+                }
+                None => {
+                    batch.insert(&tp.id, tp);
+                }
+            }
+        }
+        for tp in touchpoints {
+            if batch.remove(&tp.id).is_some() {
+                let position = tp.position();
+                stored.touchpoint_times.insert(tp.id.clone(), tp.occurred_at);
+                stored.by_contact.entry(tp.contact.clone()).or_default().insert(position.clone());
+                stored.touchpoints.insert(position, tp.clone());
+            }
+        }
+        Ok(())
+    }
+
+    async fn touchpoints(
+        &self,
+        after: Option<&TouchpointPosition>,
+        limit: usize,
+    ) -> Result<Vec<Touchpoint>, RepositoryError> {
+        use std::ops::Bound;
+        let state = self.lock();
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        Ok(state
+            .interactions
+            .touchpoints
+            .range((start, Bound::Unbounded))
+            .take(limit)
+            .map(|(_, tp)| tp.clone())
+            .collect())
+    }
+
+    async fn contact_touchpoints(&self, contact: &ContactId) -> Result<Vec<Touchpoint>, RepositoryError> {
+        let state = self.lock();
+        let stored = &state.interactions;
+        Ok(stored
+            .by_contact
+            .get(contact)
+            .map(|positions| positions.iter().filter_map(|p| stored.touchpoints.get(p).cloned()).collect())
+            .unwrap_or_default())
+    }
+
+    async fn insert_referral(&self, referral: &Referral) -> Result<(), RepositoryError> {
+        let mut state = self.lock();
+        let stored = &mut state.interactions;
+        let key = referral.key();
+        match stored.referrals.get(&key) {
+            Some(existing) if existing == referral => Ok(()),
+            Some(_) => Err(RepositoryError::AlreadyExists { entity: Entity::Referral, id: key.to_string() }),
+            None => {
+                stored
+                    .by_advocate
+                    .entry(referral.advocate().clone())
+                    .or_default()
+                    .insert((referral.created_at(), key.clone()));
+                stored.referrals.insert(key, referral.clone());
+                Ok(())
+            }
+        }
+    }
+
+    async fn update_referral(
+        &self,
+        referral: &Referral,
+        expected_version: u64,
+    ) -> Result<(), RepositoryError> {
+        let mut state = self.lock();
+        let key = referral.key();
+        let Some(existing) = state.interactions.referrals.get_mut(&key) else {
+            return Err(RepositoryError::NotFound { entity: Entity::Referral, id: key.to_string() });
+        };
+        if existing.version() != expected_version {
+            return Err(RepositoryError::Conflict {
+                entity: Entity::Referral,
+                id: key.to_string(),
+                expected: expected_version,
+                actual: existing.version(),
+            });
+        }
+        if !referral.extends(existing) {
+            return Err(RepositoryError::AlreadyExists { entity: Entity::Referral, id: key.to_string() });
+        }
+        *existing = referral.clone();
+        Ok(())
+    }
+
+    async fn load_referral(&self, key: &ReferralKey) -> Result<Referral, RepositoryError> {
+        self.lock()
+            .interactions
+            .referrals
+            .get(key)
+            .cloned()
+            .ok_or_else(|| RepositoryError::NotFound { entity: Entity::Referral, id: key.to_string() })
+    }
+
+    async fn advocate_referrals(&self, advocate: &ContactId) -> Result<Vec<Referral>, RepositoryError> {
+        let state = self.lock();
+        let stored = &state.interactions;
+        Ok(stored
+            .by_advocate
+            .get(advocate)
+            .map(|keys| keys.iter().filter_map(|(_, key)| stored.referrals.get(key).cloned()).collect())
+            .unwrap_or_default())
+    }
+
+    async fn referrals(
+        &self,
+        after: Option<&ReferralKey>,
+        limit: usize,
+    ) -> Result<Vec<Referral>, RepositoryError> {
+        use std::ops::Bound;
+        let state = self.lock();
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        Ok(state
+            .interactions
+            .referrals
+            .range((start, Bound::Unbounded))
+            .take(limit)
+            .map(|(_, r)| r.clone())
+            .collect())
     }
 }

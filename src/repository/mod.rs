@@ -4,6 +4,7 @@
 //! [`Repository`] and proves it honours the contract by running the public
 //! conformance suite (`journeys::conformance`, feature `conformance`).
 
+mod interactions;
 mod memory;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -13,6 +14,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use interactions::InteractionRepository;
 pub use memory::InMemoryRepository;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{DEFAULT_BUSY_TIMEOUT, SqliteRepository};
