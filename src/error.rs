@@ -185,6 +185,41 @@ pub enum DomainError {
         /// What is wrong.
         reason: &'static str,
     },
+    // Automations: conditions and rules.
+    /// A condition is not valid; `path` is the JSON pointer of the offending part
+    /// within the condition (empty: the condition itself).
+    #[error("invalid condition at {path:?}: {cause}")]
+    InvalidCondition {
+        /// The JSON pointer of the offending part.
+        path: String,
+        /// What is wrong with it.
+        cause: Box<DomainError>,
+    },
+    /// An `all` or `any` group has no parts.
+    #[error("an {group:?} group needs at least one part")]
+    EmptyCondition {
+        /// `all` or `any`.
+        group: &'static str,
+    },
+    /// An operator was given no value, a value it does not take, or one of the wrong
+    /// shape.
+    #[error("operator {op:?} {reason}")]
+    InvalidOperand {
+        /// The operator.
+        op: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A comparison's value does not have the type of the field it is compared with.
+    #[error("operator {op:?} compares a {expected} field, not with a {found}")]
+    TypeMismatch {
+        /// The operator.
+        op: &'static str,
+        /// The field's type.
+        expected: &'static str,
+        /// The type of the value given.
+        found: &'static str,
+    },
 }
 
 impl DomainError {
@@ -206,6 +241,10 @@ impl DomainError {
             DomainError::HistoryMismatch { .. } => "history_mismatch",
             DomainError::InvalidHistory { .. } => "invalid_history",
             DomainError::InvalidReferral { .. } => "invalid_referral",
+            DomainError::InvalidCondition { .. } => "invalid_condition",
+            DomainError::EmptyCondition { .. } => "empty_condition",
+            DomainError::InvalidOperand { .. } => "invalid_operand",
+            DomainError::TypeMismatch { .. } => "type_mismatch",
         }
     }
 }

@@ -70,6 +70,7 @@
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "unit tests"))]
 
+pub mod automation;
 pub mod clock;
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -87,9 +88,13 @@ pub use model::ids::{
     ActorId, AttributeKey, BatchId, ChannelKey, ContactId, IdempotencyKey, InteractionKey, JourneyId, Name,
     Note, ReasonKey, RuleId, StageKey,
 };
+// Automations' ids.
+pub use model::ids::{
+    CurrencyCode, EffectKey, EventId, EventName, OrderId, PipelineId, PropertyKey, SegmentKey,
+};
 pub use model::journey::{Journey, JourneyKind, SequencePolicy, Stage, StageOutcome};
 pub use model::transition::{Source, TouchpointInfo, Transition};
-pub use model::value::Value;
+pub use model::value::{Value, ValueRef, ValueType};
 #[cfg(feature = "sqlite")]
 pub use repository::SqliteRepository;
 pub use repository::{Append, Commit, ContactWrite, InMemoryRepository, LogPosition, Repository, Versioned};

@@ -223,6 +223,41 @@ identifier!(
     /// A referral campaign's id, a slug such as `spring-2026`.
     CampaignId, "campaign", IdRule::Slug
 );
+// Automations: events and what they name.
+identifier!(
+    /// An event's id, chosen by the host; with the contact it makes processing an
+    /// event idempotent.
+    EventId, "event", IdRule::Opaque
+);
+identifier!(
+    /// The name of an event property or a custom event's field, such as `amount`.
+    PropertyKey, "property", IdRule::Slug
+);
+identifier!(
+    /// The name of a custom event, such as `demo_booked`.
+    EventName, "event_name", IdRule::Slug
+);
+identifier!(
+    /// A segment's key, such as `smb`.
+    SegmentKey, "segment", IdRule::Slug
+);
+identifier!(
+    /// An order's id in the host's shop.
+    OrderId, "order", IdRule::Opaque
+);
+identifier!(
+    /// A currency code such as `EUR`.
+    CurrencyCode, "currency", IdRule::Opaque
+);
+identifier!(
+    /// A sales pipeline's key, such as `enterprise`.
+    PipelineId, "pipeline", IdRule::Slug
+);
+identifier!(
+    /// The host's key for an external effect's subject: an e-mail template, a reward
+    /// kind, a webhook.
+    EffectKey, "effect_key", IdRule::Slug
+);
 
 identifier!(
     /// A human-readable name of a journey or stage.

@@ -84,13 +84,7 @@ impl Value {
     /// The type's name as written in errors and explanations: `bool`, `number`,
     /// `string`, `list` or `timestamp`.
     pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::Bool(_) => "bool",
-            Value::Number(_) => "number",
-            Value::String(_) => "string",
-            Value::List(_) => "list",
-            Value::Timestamp { .. } => "timestamp",
-        }
+        self.value_type().name()
     }
 }
 
@@ -136,6 +130,101 @@ impl From<String> for Value {
 impl From<DateTime<Utc>> for Value {
     fn from(at: DateTime<Utc>) -> Self {
         Value::timestamp(at)
+    }
+}
+
+/// The type of a [`Value`], as conditions check it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueType {
+    /// `true` or `false`.
+    Bool,
+    /// A finite number.
+    Number,
+    /// Text.
+    String,
+    /// A list of values.
+    List,
+    /// An instant in UTC.
+    Timestamp,
+}
+
+impl ValueType {
+    /// The type's name: `bool`, `number`, `string`, `list` or `timestamp`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueType::Bool => "bool",
+            ValueType::Number => "number",
+            ValueType::String => "string",
+            ValueType::List => "list",
+            ValueType::Timestamp => "timestamp",
+        }
+    }
+}
+
+impl fmt::Display for ValueType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A borrowed [`Value`]: what a condition reads from an event or a contact without
+/// allocating. Typed fields (a stage key, an order amount) are read as one of these
+/// directly, with no `Value` behind them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ValueRef<'a> {
+    /// `true` or `false`.
+    Bool(bool),
+    /// A finite number.
+    Number(f64),
+    /// Text.
+    String(&'a str),
+    /// A list of values.
+    List(&'a [Value]),
+    /// An instant in UTC.
+    Timestamp(DateTime<Utc>),
+}
+
+impl ValueRef<'_> {
+    /// The value's type.
+    pub fn value_type(self) -> ValueType {
+        match self {
+            ValueRef::Bool(_) => ValueType::Bool,
+            ValueRef::Number(_) => ValueType::Number,
+            ValueRef::String(_) => ValueType::String,
+            ValueRef::List(_) => ValueType::List,
+            ValueRef::Timestamp(_) => ValueType::Timestamp,
+        }
+    }
+
+    /// An owned copy.
+    pub fn to_value(self) -> Value {
+        match self {
+            ValueRef::Bool(b) => Value::Bool(b),
+            ValueRef::Number(n) => Value::Number(n),
+            ValueRef::String(s) => Value::String(s.to_owned()),
+            ValueRef::List(items) => Value::List(items.to_vec()),
+            ValueRef::Timestamp(at) => Value::Timestamp { timestamp: at },
+        }
+    }
+}
+
+impl<'a> From<&'a Value> for ValueRef<'a> {
+    fn from(value: &'a Value) -> Self {
+        match value {
+            Value::Bool(b) => ValueRef::Bool(*b),
+            Value::Number(n) => ValueRef::Number(*n),
+            Value::String(s) => ValueRef::String(s),
+            Value::List(items) => ValueRef::List(items),
+            Value::Timestamp { timestamp } => ValueRef::Timestamp(*timestamp),
+        }
+    }
+}
+
+impl Value {
+    /// The value's type.
+    pub fn value_type(&self) -> ValueType {
+        ValueRef::from(self).value_type()
     }
 }
 
