@@ -359,6 +359,9 @@ pub enum Error {
     /// The repository failed.
     #[error(transparent)]
     Repository(#[from] RepositoryError),
+    /// An import could not run: its header is refused or its input unreadable.
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
 }
 
 impl Error {
@@ -367,6 +370,7 @@ impl Error {
         match self {
             Error::Domain(e) => e.code(),
             Error::Repository(e) => e.code(),
+            Error::Import(e) => e.code(),
         }
     }
 
@@ -374,7 +378,7 @@ impl Error {
     pub fn as_domain(&self) -> Option<&DomainError> {
         match self {
             Error::Domain(e) => Some(e),
-            Error::Repository(_) => None,
+            Error::Repository(_) | Error::Import(_) => None,
         }
     }
 }

@@ -47,6 +47,7 @@
 //!   and [`replay`], which re-checks a stored history through it.
 //! - [`repository`]: the storage seam — the async [`Repository`] trait with its
 //!   written contract, and [`InMemoryRepository`].
+//! - [`import`]: bulk CSV import and export, every row decided by sequencing.
 //! - [`engine`]: [`JourneyEngine`], which loads, decides and appends with the expected
 //!   version, retrying on `Conflict`.
 //!
@@ -76,6 +77,7 @@ pub mod clock;
 pub mod conformance;
 pub mod engine;
 pub mod error;
+pub mod import;
 pub mod model;
 pub mod repository;
 pub mod sequencing;
@@ -93,7 +95,7 @@ pub use model::ids::{
     CurrencyCode, EffectKey, EventId, EventName, OrderId, PipelineId, PropertyKey, SegmentKey,
 };
 pub use model::journey::{Journey, JourneyKind, SequencePolicy, Stage, StageOutcome};
-pub use model::transition::{Source, TouchpointInfo, Transition};
+pub use model::transition::{Source, SourceKind, TouchpointInfo, Transition};
 pub use model::value::{Value, ValueRef, ValueType};
 #[cfg(feature = "sqlite")]
 pub use repository::SqliteRepository;

@@ -223,7 +223,7 @@ fn a_transition_records_its_provenance_and_touchpoint() {
     let s = sequenced();
     let mut request = s.request(Target::Stage("lead".parse().unwrap()), 0);
     request.recorded_at = t0() + Duration::days(3);
-    request.source = Source::Import { batch: "jan.csv".parse().unwrap(), line: 7 };
+    request.source = Source::Import { batch: "jan.csv".parse().unwrap(), line: 7, origin: None };
     request.touchpoint = Some(journeys::TouchpointInfo::on("email".parse().unwrap()));
     request.idempotency_key = Some("k-1".parse().unwrap());
     let t = decide(&s.journey, None, &request).unwrap();

@@ -97,9 +97,16 @@ proptest! {
 
 #[test]
 fn sources_use_a_tagged_json_shape() {
-    let source = Source::Import { batch: "jan.csv".parse().unwrap(), line: 12 };
+    let source = Source::Import {
+        batch: "jan.csv".parse().unwrap(),
+        line: 12,
+        origin: Some(journeys::SourceKind::Manual),
+    };
     let json = serde_json::to_value(&source).unwrap();
-    assert_eq!(json, serde_json::json!({"kind": "import", "batch": "jan.csv", "line": 12}));
+    assert_eq!(
+        json,
+        serde_json::json!({"kind": "import", "batch": "jan.csv", "line": 12, "origin": "manual"})
+    );
     assert_eq!(serde_json::from_value::<Source>(json).unwrap(), source);
     assert!(serde_json::from_str::<Source>(r#"{"kind": "manual", "actor": ""}"#).is_err());
 }

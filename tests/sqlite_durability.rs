@@ -38,7 +38,7 @@ fn batch(journey: &Journey, b: usize) -> Commit {
     let mut commit = Commit::default();
     for i in 0..BATCH {
         let contact: ContactId = id(&format!("b{b:05}-c{i:04}"));
-        let source = Source::Import { batch: id(&format!("batch-{b:05}")), line: i as u64 + 2 };
+        let source = Source::Import { batch: id(&format!("batch-{b:05}")), line: i as u64 + 2, origin: None };
         let mut state: Option<MembershipState> = None;
         let mut transitions = Vec::new();
         for stage in ["lead", "demo_complete"] {

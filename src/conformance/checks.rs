@@ -10,7 +10,7 @@ use crate::error::{Entity, RepositoryError};
 use crate::model::contact::{Contact, EnrollmentStatus};
 use crate::model::ids::{ContactId, JourneyId};
 use crate::model::journey::Journey;
-use crate::model::transition::{Source, TouchpointInfo, Transition};
+use crate::model::transition::{Source, SourceKind, TouchpointInfo, Transition};
 use crate::model::value::Value;
 use crate::repository::{Commit, ContactWrite, LogPosition, Repository, Versioned};
 use crate::sequencing::{MembershipState, Move, decide, replay};
@@ -171,7 +171,11 @@ pub async fn history_in_version_order<R: Repository>(repo: &R) -> Outcome {
                 ada.clone(),
                 c.fixture("b".parse())?,
                 at(10),
-                Source::Import { batch: c.fixture("2026-01.csv".parse())?, line: 12 },
+                Source::Import {
+                    batch: c.fixture("2026-01.csv".parse())?,
+                    line: 12,
+                    origin: Some(SourceKind::Manual),
+                },
             )
         },
         Move {

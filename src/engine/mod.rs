@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, OnceLock, RwLock};
 
+mod import;
+
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Entity, Error, RepositoryError};
 use crate::model::contact::{Contact, EnrollmentStatus};
@@ -135,19 +137,11 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
     /// `AlreadyExists` if the contact is stored.
     pub async fn add_contact(&self, contact: Contact) -> Result<Transition, Error> {
         let system = self.system_journey().await?;
-        let now = self.clock.now();
-        let entry = decide(&system, None, &Move::to_status(contact.id.clone(), contact.enrollment, now))?;
-        let commit = Commit {
-            appends: vec![Append {
-                contact: contact.id.clone(),
-                journey: system.id().clone(),
-                expected_version: 0,
-                transitions: vec![entry.clone()],
-            }],
-            contacts: vec![ContactWrite::Insert(contact)],
-            idempotency_key: None,
-        };
-        self.repository.commit(commit).await?;
+        let (write, append) = contact_entry(&system, contact, self.clock.now())?;
+        let entry = append.transitions[0].clone();
+        self.repository
+            .commit(Commit { appends: vec![append], contacts: vec![write], idempotency_key: None })
+            .await?;
         Ok(entry)
     }
 
@@ -338,6 +332,23 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
         }
         Ok(states)
     }
+}
+
+/// A new contact's insert and its entry into the Advocate Enrollment journey
+/// (`system`) at the stage of its enrollment status, decided at `now`.
+fn contact_entry(
+    system: &Journey,
+    contact: Contact,
+    now: DateTime<Utc>,
+) -> Result<(ContactWrite, Append), crate::error::DomainError> {
+    let entry = decide(system, None, &Move::to_status(contact.id.clone(), contact.enrollment, now))?;
+    let append = Append {
+        contact: contact.id.clone(),
+        journey: system.id().clone(),
+        expected_version: 0,
+        transitions: vec![entry],
+    };
+    Ok((ContactWrite::Insert(contact), append))
 }
 
 /// When a move happens: now (read on each attempt) or at the time it names.

@@ -28,6 +28,11 @@ pub enum Source {
         batch: BatchId,
         /// The line of the file the row came from (1 is the header).
         line: u64,
+        /// The kind of source the row itself named (its `source` column), for data
+        /// back-filled from another system: a manual move recorded elsewhere stays a
+        /// manual move in breakdowns. `None` when the row named none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin: Option<SourceKind>,
     },
     /// A person moved the contact by hand.
     Manual {
@@ -39,6 +44,42 @@ pub enum Source {
         /// Why, such as `enrollment_status`.
         reason: ReasonKey,
     },
+}
+
+/// The kind of a [`Source`], as the `source` column of the CSV format names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SourceKind {
+    /// An automation rule.
+    Automation,
+    /// A bulk import.
+    Import,
+    /// A person.
+    Manual,
+    /// The system itself.
+    System,
+}
+
+impl SourceKind {
+    /// Every kind.
+    pub const ALL: [SourceKind; 4] =
+        [SourceKind::Automation, SourceKind::Import, SourceKind::Manual, SourceKind::System];
+
+    /// The kind's key: `automation`, `import`, `manual` or `system`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Automation => "automation",
+            SourceKind::Import => "import",
+            SourceKind::Manual => "manual",
+            SourceKind::System => "system",
+        }
+    }
+
+    /// The kind whose key is `key`, if any.
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == key)
+    }
 }
 
 /// The reason the system journey moves: the contact's enrollment status changed.
@@ -63,14 +104,29 @@ impl Source {
         }
     }
 
-    /// The source's kind as written in the CSV format and in breakdowns:
-    /// `automation`, `import`, `manual` or `system`.
+    /// The source's kind: `automation`, `import`, `manual` or `system`.
     pub fn kind(&self) -> &'static str {
         match self {
             Source::Automation { .. } => "automation",
             Source::Import { .. } => "import",
             Source::Manual { .. } => "manual",
             Source::System { .. } => "system",
+        }
+    }
+
+    /// The kind a breakdown and the CSV `source` column report: an imported row's
+    /// [`origin`](Source::Import::origin) when it named one, else [`kind`](Self::kind).
+    ///
+    /// ```
+    /// use journeys::{Source, SourceKind};
+    /// let backfilled = Source::Import { batch: "crm.csv".parse()?, line: 2, origin: Some(SourceKind::Manual) };
+    /// assert_eq!((backfilled.kind(), backfilled.reported_kind()), ("import", "manual"));
+    /// # Ok::<(), journeys::DomainError>(())
+    /// ```
+    pub fn reported_kind(&self) -> &'static str {
+        match self {
+            Source::Import { origin: Some(origin), .. } => origin.as_str(),
+            other => other.kind(),
         }
     }
 

@@ -152,7 +152,7 @@ fn write_append(conn: &Connection, append: &Append, commit_key: Option<i64>) -> 
     let mut insert = conn
         .prepare_cached(&format!(
             "INSERT INTO transitions ({TRANSITION_COLUMNS}, commit_key) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
         ))
         .map_err(sql_error)?;
     for (offset, transition) in (1..).zip(&append.transitions) {

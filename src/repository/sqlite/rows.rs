@@ -14,7 +14,7 @@ use crate::model::ids::{
     ReasonKey, RuleId, StageKey,
 };
 use crate::model::journey::Journey;
-use crate::model::transition::{Source, TouchpointInfo, Transition};
+use crate::model::transition::{Source, SourceKind, TouchpointInfo, Transition};
 use crate::model::value::Value;
 use crate::repository::Versioned;
 
@@ -57,13 +57,14 @@ pub(super) fn to_nanos(at: DateTime<Utc>, field: &'static str) -> Result<i64, Re
 /// The columns of `transitions` that hold a [`Transition`], in the order
 /// [`transition_params`] binds and [`transition_from_row`] reads them.
 pub(super) const TRANSITION_COLUMNS: &str = "contact, journey, version, from_stage, to_stage, occurred_at, \
-     recorded_at, source_kind, source_ref, source_line, channel, interaction, note, idempotency_key";
+     recorded_at, source_kind, source_ref, source_line, channel, interaction, note, idempotency_key, \
+     source_origin";
 
 /// The values of a transition's columns.
-pub(super) fn transition_params(t: &Transition) -> Result<[Box<dyn ToSql + '_>; 14], RepositoryError> {
-    let (reference, line): (&str, Option<i64>) = match &t.source {
-        Source::Automation { rule } => (rule.as_str(), None),
-        Source::Import { batch, line } => {
+pub(super) fn transition_params(t: &Transition) -> Result<[Box<dyn ToSql + '_>; 15], RepositoryError> {
+    let (reference, line, origin): (&str, Option<i64>, Option<&str>) = match &t.source {
+        Source::Automation { rule } => (rule.as_str(), None, None),
+        Source::Import { batch, line, origin } => {
             let line = i64::try_from(*line).map_err(|_| {
                 RepositoryError::backend(DomainError::InvalidValue {
                     field: "source line",
@@ -71,10 +72,10 @@ pub(super) fn transition_params(t: &Transition) -> Result<[Box<dyn ToSql + '_>; 
                     reason: "too large to store",
                 })
             })?;
-            (batch.as_str(), Some(line))
+            (batch.as_str(), Some(line), origin.map(SourceKind::as_str))
         }
-        Source::Manual { actor } => (actor.as_str(), None),
-        Source::System { reason } => (reason.as_str(), None),
+        Source::Manual { actor } => (actor.as_str(), None, None),
+        Source::System { reason } => (reason.as_str(), None, None),
     };
     let touchpoint = t.touchpoint.as_ref();
     Ok([
@@ -92,6 +93,7 @@ pub(super) fn transition_params(t: &Transition) -> Result<[Box<dyn ToSql + '_>; 
         Box::new(touchpoint.and_then(|tp| tp.interaction.as_ref()).map(InteractionKey::as_str)),
         Box::new(touchpoint.and_then(|tp| tp.note.as_ref()).map(Note::as_str)),
         Box::new(t.idempotency_key.as_ref().map(IdempotencyKey::as_str)),
+        Box::new(origin),
     ])
 }
 
@@ -127,6 +129,7 @@ struct StoredTransition {
     interaction: Option<String>,
     note: Option<String>,
     idempotency_key: Option<String>,
+    source_origin: Option<String>,
 }
 
 /// Reads a row selected with [`TRANSITION_COLUMNS`].
@@ -146,6 +149,7 @@ pub(super) fn transition_from_row(row: &Row<'_>) -> Result<Transition, Repositor
         interaction: row.get(11).map_err(sql_error)?,
         note: row.get(12).map_err(sql_error)?,
         idempotency_key: row.get(13).map_err(sql_error)?,
+        source_origin: row.get(14).map_err(sql_error)?,
     };
     let key = format!("{}/{}@{}", stored.contact, stored.journey, stored.version);
     stored.validate().map_err(|reason| invalid_row("transitions", key, reason))
@@ -161,6 +165,10 @@ impl StoredTransition {
                     .source_line
                     .and_then(|line| u64::try_from(line).ok())
                     .ok_or("an import source without a valid line")?,
+                origin: self
+                    .source_origin
+                    .map(|key| SourceKind::from_key(&key).ok_or(format!("unknown source origin {key:?}")))
+                    .transpose()?,
             },
             "manual" => Source::Manual { actor: ActorId::new(&self.source_ref).map_err(text)? },
             "system" => Source::System { reason: ReasonKey::new(&self.source_ref).map_err(text)? },

@@ -54,6 +54,10 @@ const MIGRATIONS: &[&str] = &[
     -- Finds the transitions a keyed commit stored.
     CREATE INDEX transitions_commit_key ON transitions (commit_key) WHERE commit_key IS NOT NULL;
     ",
+    // 2: the kind of source an imported row named (`Source::Import::origin`).
+    "
+    ALTER TABLE transitions ADD COLUMN source_origin TEXT;
+    ",
 ];
 
 /// Brings the database to the latest schema, one migration per transaction. The

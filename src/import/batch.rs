@@ -1,0 +1,303 @@
+//! The state of one import batch: every membership the file touches, loaded once and
+//! moved row by row through [`decide`], with the transitions waiting to be committed.
+//!
+//! Pure: the engine loads what a row needs from the repository and hands it in.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::error::ImportError;
+use super::format::Row;
+use crate::error::DomainError;
+use crate::model::ids::{BatchId, ContactId, StageKey};
+use crate::model::journey::Journey;
+use crate::model::transition::{Source, Transition};
+use crate::repository::Append;
+use crate::sequencing::{MembershipState, Move, Target, decide, replay};
+
+/// Whether a contact is stored, as far as the batch knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Existence {
+    /// Not yet asked.
+    Unknown,
+    /// Stored, or a member of some journey.
+    Stored,
+    /// Not stored; created with the commit of its first applied row.
+    Absent,
+    /// Not stored, and created by this batch.
+    Created,
+    /// Not stored, and the import refuses unknown contacts.
+    Missing,
+}
+
+/// A contact's entry: whether it exists and its memberships in the batch.
+#[derive(Debug)]
+struct ContactSlot {
+    id: ContactId,
+    existence: Existence,
+    /// `(journey index, membership index)`.
+    memberships: Vec<(u32, u32)>,
+}
+
+/// One membership as the batch has moved it.
+#[derive(Debug)]
+struct Membership {
+    slot: u32,
+    journey: u32,
+    state: Option<MembershipState>,
+    /// The version stored in the repository.
+    committed: u64,
+    /// Decided, not yet committed.
+    pending: Vec<Transition>,
+    /// Lines of this batch the stored history already holds: a re-run of an
+    /// interrupted import counts them as applied and appends them again never.
+    stored_lines: Vec<u64>,
+}
+
+/// What became of a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Decided: a transition is pending.
+    Decided,
+    /// Stored by an earlier run of the same batch.
+    AlreadyStored,
+}
+
+/// The batch's state.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    batch: BatchId,
+    /// When the import runs: `recorded_at` of every transition, and `at` of rows
+    /// without one.
+    now: DateTime<Utc>,
+    journeys: Vec<Arc<Journey>>,
+    /// Journey ids as written in the file → index in `journeys` (`None`: unknown).
+    journey_names: Vec<(Box<str>, Option<u32>)>,
+    contacts: HashMap<ContactId, u32>,
+    slots: Vec<ContactSlot>,
+    memberships: Vec<Membership>,
+    /// Memberships with pending transitions, in the order first touched.
+    touched: Vec<u32>,
+    /// Contacts created since the last commit.
+    created: Vec<u32>,
+    pending_rows: usize,
+}
+
+/// Where a row's membership is, or what must be loaded first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    /// The membership is in the batch.
+    Found(u32),
+    /// The journey id was not resolved yet.
+    NewJourney,
+    /// The journey is not defined.
+    UnknownJourney,
+    /// The membership's history must be loaded (the contact's slot, if known).
+    NewMembership(u32, Option<u32>),
+}
+
+impl Batch {
+    pub(crate) fn new(batch: BatchId, now: DateTime<Utc>) -> Self {
+        Batch {
+            batch,
+            now,
+            journeys: Vec::new(),
+            journey_names: Vec::new(),
+            contacts: HashMap::new(),
+            slots: Vec::new(),
+            memberships: Vec::new(),
+            touched: Vec::new(),
+            created: Vec::new(),
+            pending_rows: 0,
+        }
+    }
+
+    /// When the import runs.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// How many rows have transitions waiting to be committed.
+    pub(crate) fn pending_rows(&self) -> usize {
+        self.pending_rows
+    }
+
+    /// Records what a journey id written in the file resolves to.
+    pub(crate) fn add_journey(&mut self, name: &str, journey: Option<Arc<Journey>>) {
+        let index = journey.map(|journey| {
+            self.journeys.push(journey);
+            (self.journeys.len() - 1) as u32
+        });
+        self.journey_names.push((name.into(), index));
+    }
+
+    /// Finds the membership a row moves.
+    pub(crate) fn lookup(&self, row: &Row<'_>) -> Lookup {
+        let Some((_, journey)) = self.journey_names.iter().find(|(name, _)| **name == *row.journey) else {
+            return Lookup::NewJourney;
+        };
+        let Some(journey) = *journey else {
+            return Lookup::UnknownJourney;
+        };
+        let Some(&slot) = self.contacts.get(row.contact) else {
+            return Lookup::NewMembership(journey, None);
+        };
+        match self.slots[slot as usize].memberships.iter().find(|(j, _)| *j == journey) {
+            Some(&(_, membership)) => Lookup::Found(membership),
+            None => Lookup::NewMembership(journey, Some(slot)),
+        }
+    }
+
+    /// The journey at `index`.
+    pub(crate) fn journey(&self, index: u32) -> &Arc<Journey> {
+        &self.journeys[index as usize]
+    }
+
+    /// The contact in slot `slot` and whether it is stored.
+    pub(crate) fn contact(&self, slot: u32) -> (&ContactId, Existence) {
+        let slot = &self.slots[slot as usize];
+        (&slot.id, slot.existence)
+    }
+
+    /// Adds a contact the batch had not seen.
+    pub(crate) fn add_contact(&mut self, id: ContactId) -> u32 {
+        let slot = self.slots.len() as u32;
+        self.contacts.insert(id.clone(), slot);
+        self.slots.push(ContactSlot { id, existence: Existence::Unknown, memberships: Vec::new() });
+        slot
+    }
+
+    /// Records whether the contact in `slot` is stored.
+    pub(crate) fn set_existence(&mut self, slot: u32, existence: Existence) {
+        self.slots[slot as usize].existence = existence;
+    }
+
+    /// Adds a membership from its stored `history`, replayed through sequencing.
+    ///
+    /// # Errors
+    /// `invalid_history` if the stored history breaks a rule.
+    pub(crate) fn add_membership(
+        &mut self,
+        slot: u32,
+        journey: u32,
+        history: &[Transition],
+    ) -> Result<u32, DomainError> {
+        let contact = &self.slots[slot as usize].id;
+        let state = replay(&self.journeys[journey as usize], contact, history)?;
+        let stored_lines = history
+            .iter()
+            .filter_map(|t| match &t.source {
+                Source::Import { batch, line, .. } if *batch == self.batch => Some(*line),
+                _ => None,
+            })
+            .collect();
+        let index = self.memberships.len() as u32;
+        self.memberships.push(Membership {
+            slot,
+            journey,
+            state,
+            committed: history.len() as u64,
+            pending: Vec::new(),
+            stored_lines,
+        });
+        if !history.is_empty() {
+            self.slots[slot as usize].existence = Existence::Stored;
+        }
+        self.slots[slot as usize].memberships.push((journey, index));
+        Ok(index)
+    }
+
+    /// Decides the row at `line` for membership `index` against the state as the
+    /// batch's earlier rows left it, through [`decide`].
+    ///
+    /// # Errors
+    /// `unknown_contact` for a contact the import refuses, `precondition_mismatch`
+    /// when `from_stage` is not the current stage, else what [`decide`] refuses.
+    pub(crate) fn decide(&mut self, index: u32, line: u64, row: &Row<'_>) -> Result<Outcome, ImportError> {
+        let membership = &mut self.memberships[index as usize];
+        if membership.stored_lines.contains(&line) {
+            return Ok(Outcome::AlreadyStored);
+        }
+        let journey = &self.journeys[membership.journey as usize];
+        let slot = &mut self.slots[membership.slot as usize];
+        if slot.existence == Existence::Missing {
+            return Err(ImportError::UnknownContact { contact: slot.id.clone() });
+        }
+        let current = membership.state.as_ref().map(|s| s.stage.as_str());
+        if let Some(expected) = row.from_stage {
+            let expected = (!expected.is_empty()).then_some(expected);
+            if expected != current {
+                return Err(ImportError::PreconditionMismatch {
+                    contact: slot.id.clone(),
+                    journey: journey.id().clone(),
+                    expected: expected.map(str::to_owned),
+                    actual: current.map(str::to_owned),
+                });
+            }
+        }
+        // A stage of the journey is cloned from it (cheap, and compared by address);
+        // any other text goes to sequencing, which names it.
+        let stage = match journey.stage_index(row.stage).and_then(|i| journey.stage_at(i)) {
+            Some(stage) => stage.key().clone(),
+            None => StageKey::new(row.stage)?,
+        };
+        let request = Move {
+            contact: slot.id.clone(),
+            target: Target::Stage(stage),
+            occurred_at: row.at.unwrap_or(self.now),
+            recorded_at: self.now,
+            source: Source::Import { batch: self.batch.clone(), line, origin: row.origin },
+            touchpoint: row.touchpoint.clone(),
+            idempotency_key: None,
+        };
+        let transition = decide(journey, membership.state.as_ref(), &request)?;
+        match &mut membership.state {
+            Some(state) => {
+                state.stage = transition.to.clone();
+                state.version = transition.version;
+                state.since = transition.occurred_at;
+            }
+            None => membership.state = Some(MembershipState::after(&transition)),
+        }
+        if membership.pending.is_empty() {
+            self.touched.push(index);
+        }
+        membership.pending.push(transition);
+        self.pending_rows += 1;
+        if slot.existence == Existence::Absent {
+            slot.existence = Existence::Created;
+            self.created.push(membership.slot);
+        }
+        Ok(Outcome::Decided)
+    }
+
+    /// The contacts created since the last commit, to insert with it.
+    pub(crate) fn created_contacts(&self) -> impl Iterator<Item = &ContactId> {
+        self.created.iter().map(|&slot| &self.slots[slot as usize].id)
+    }
+
+    /// Takes every pending transition as appends, each expecting the version stored
+    /// before this batch's pending moves, and marks them committed. The caller commits
+    /// them (or, for a dry run, drops them).
+    pub(crate) fn take_appends(&mut self) -> Vec<Append> {
+        self.created.clear();
+        self.pending_rows = 0;
+        let mut appends = Vec::with_capacity(self.touched.len());
+        for index in self.touched.drain(..) {
+            let membership = &mut self.memberships[index as usize];
+            let transitions = std::mem::take(&mut membership.pending);
+            let Some(first) = transitions.first() else { continue };
+            let expected_version = membership.committed;
+            membership.committed += transitions.len() as u64;
+            appends.push(Append {
+                contact: first.contact.clone(),
+                journey: first.journey.clone(),
+                expected_version,
+                transitions,
+            });
+        }
+        appends
+    }
+}
