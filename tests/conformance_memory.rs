@@ -30,6 +30,8 @@ enum Defect {
     AppliesPartByPart,
     /// Returns a journey's log in commit order instead of time order.
     LogInCommitOrder,
+    /// Shows `read_history` a history without its last transition.
+    ReadsStaleHistory,
 }
 
 /// `InMemoryRepository` with one defect.
@@ -68,6 +70,21 @@ impl Repository for Broken {
     ) -> Result<Vec<Transition>, RepositoryError> {
         self.inner.load_history(contact, journey).await
     }
+    async fn read_history<T, F>(
+        &self,
+        contact: &ContactId,
+        journey: &JourneyId,
+        read: F,
+    ) -> Result<T, RepositoryError>
+    where
+        F: FnOnce(&[Transition]) -> T + Send,
+    {
+        let history = self.inner.load_history(contact, journey).await?;
+        match self.defect {
+            Defect::ReadsStaleHistory => Ok(read(history.split_last().map_or(&[], |(_, rest)| rest))),
+            _ => Ok(read(&history)),
+        }
+    }
     async fn commit(&self, mut commit: Commit) -> Result<(), RepositoryError> {
         match self.defect {
             Defect::IgnoresExpectedVersions => {
@@ -90,7 +107,7 @@ impl Repository for Broken {
                     None => Ok(()),
                 }
             }
-            Defect::LogInCommitOrder => self.inner.commit(commit).await,
+            Defect::LogInCommitOrder | Defect::ReadsStaleHistory => self.inner.commit(commit).await,
         }
     }
     async fn contact_journeys(&self, contact: &ContactId) -> Result<Vec<JourneyId>, RepositoryError> {
@@ -160,4 +177,10 @@ async fn a_backend_applying_commits_part_by_part_fails_the_atomicity_check() {
 async fn a_backend_listing_the_log_in_commit_order_fails_the_log_checks() {
     let failed = failed_checks(Defect::LogInCommitOrder).await;
     assert_eq!(failed, ["journey_transitions_in_time_order", "journey_transitions_paginate"]);
+}
+
+#[tokio::test]
+async fn a_backend_reading_a_stale_history_fails_the_history_check() {
+    let failed = failed_checks(Defect::ReadsStaleHistory).await;
+    assert_eq!(failed, ["history_in_version_order"]);
 }

@@ -210,7 +210,9 @@ pub async fn history_in_version_order<R: Repository>(repo: &R) -> Outcome {
         repo.commit(Commit::append(ada.clone(), journey.id().clone(), 3, second.to_vec())).await,
     )?;
     let loaded = c.ok("load_history", repo.load_history(&ada, journey.id()).await)?;
-    c.equal("history in version order", &loaded, &history)
+    c.equal("history in version order", &loaded, &history)?;
+    let read = c.ok("read_history", repo.read_history(&ada, journey.id(), <[Transition]>::to_vec).await)?;
+    c.equal("read_history sees the loaded history", &read, &history)
 }
 
 /// The history of a contact that is not a member is empty, whether or not the
@@ -234,6 +236,11 @@ pub async fn history_empty_for_non_member<R: Repository>(repo: &R) -> Outcome {
         let history =
             c.ok(&format!("load_history {contact} in {journey}"), repo.load_history(contact, journey).await)?;
         c.equal(&format!("history of {contact} in {journey}"), &history, &Vec::new())?;
+        let read = c.ok(
+            &format!("read_history {contact} in {journey}"),
+            repo.read_history(contact, journey, <[Transition]>::len).await,
+        )?;
+        c.equal(&format!("read_history length of {contact} in {journey}"), &read, &0)?;
     }
     Ok(())
 }

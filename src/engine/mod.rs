@@ -1,12 +1,13 @@
 //! [`JourneyEngine`]: load → decide → append with the expected version, retrying a
 //! bounded number of times when another writer got there first.
 
-use std::collections::BTreeMap;
+mod import;
 
-use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
-mod import;
+use chrono::{DateTime, Utc};
+use foldhash::fast::RandomState;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Entity, Error, RepositoryError};
@@ -49,7 +50,7 @@ pub struct JourneyEngine<R, C = SystemClock> {
     repository: R,
     clock: C,
     max_attempts: u32,
-    journeys: RwLock<BTreeMap<JourneyId, Arc<Journey>>>,
+    journeys: RwLock<HashMap<JourneyId, Arc<Journey>, RandomState>>,
     /// The Advocate Enrollment journey, once stored.
     system: OnceLock<Arc<Journey>>,
 }
@@ -68,7 +69,7 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
             repository,
             clock,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
-            journeys: RwLock::new(BTreeMap::new()),
+            journeys: RwLock::new(HashMap::default()),
             system: OnceLock::new(),
         }
     }
@@ -118,7 +119,7 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
         self.journeys.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(id).cloned()
     }
 
-    fn cache(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<JourneyId, Arc<Journey>>> {
+    fn cache(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<JourneyId, Arc<Journey>, RandomState>> {
         self.journeys.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
@@ -207,27 +208,30 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
         when: When,
     ) -> Result<Transition, Error> {
         let journey = self.journey(journey).await?;
+        let contact = request.contact.clone();
         let mut attempt = 1;
         loop {
             if let Some(done) = self.already_applied(&journey, &request).await? {
                 return Ok(done);
             }
-            let history = self.repository.load_history(&request.contact, journey.id()).await?;
-            if history.is_empty() {
+            let decided = self
+                .repository
+                .read_history(&contact, journey.id(), |history| {
+                    request.recorded_at = self.clock.now();
+                    if when == When::Now {
+                        request.occurred_at = request.recorded_at;
+                    }
+                    (history.len() as u64, decide_next(&journey, history, &request))
+                })
+                .await?;
+            let (version, decision) = decided;
+            if version == 0 {
                 // Contacts are never deleted: a member is known to exist.
-                self.repository.load_contact(&request.contact).await?;
+                self.repository.load_contact(&contact).await?;
             }
-            request.recorded_at = self.clock.now();
-            if when == When::Now {
-                request.occurred_at = request.recorded_at;
-            }
-            let transition = decide_next(&journey, &history, &request)?;
-            let mut commit = Commit::append(
-                request.contact.clone(),
-                journey.id().clone(),
-                history.len() as u64,
-                vec![transition.clone()],
-            );
+            let transition = decision?;
+            let mut commit =
+                Commit::append(contact.clone(), journey.id().clone(), version, vec![transition.clone()]);
             commit.idempotency_key = request.idempotency_key.clone();
             match self.repository.commit(commit).await {
                 Ok(()) => return Ok(transition),

@@ -1,6 +1,8 @@
 //! [`InMemoryRepository`]: a real backend kept in memory.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use foldhash::fast::RandomState;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
@@ -41,9 +43,9 @@ pub struct InMemoryRepository {
 #[derive(Clone, Debug, Default)]
 struct State {
     journeys: BTreeMap<JourneyId, Journey>,
-    contacts: HashMap<ContactId, ContactEntry>,
-    logs: BTreeMap<JourneyId, JourneyLog>,
-    idempotency: HashMap<IdempotencyKey, Vec<Transition>>,
+    contacts: HashMap<ContactId, ContactEntry, RandomState>,
+    logs: HashMap<JourneyId, JourneyLog, RandomState>,
+    idempotency: HashMap<IdempotencyKey, Vec<Transition>, RandomState>,
     interactions: Interactions,
 }
 
@@ -51,7 +53,34 @@ struct State {
 #[derive(Clone, Debug, Default)]
 struct ContactEntry {
     record: Option<Versioned<Contact>>,
-    memberships: BTreeMap<JourneyId, Vec<Transition>>,
+    memberships: Memberships,
+}
+
+/// A contact's histories by journey, ordered by journey id. A contact is in a few
+/// journeys, so a scan that matches shared ids by address beats a tree of strings.
+#[derive(Clone, Debug, Default)]
+struct Memberships(Vec<(JourneyId, Vec<Transition>)>);
+
+impl Memberships {
+    fn get(&self, journey: &JourneyId) -> Option<&Vec<Transition>> {
+        self.0.iter().find(|(id, _)| id == journey).map(|(_, history)| history)
+    }
+
+    fn get_or_insert(&mut self, journey: JourneyId) -> &mut Vec<Transition> {
+        let index = match self.0.iter().position(|(id, _)| *id == journey) {
+            Some(index) => index,
+            None => {
+                let index = self.0.partition_point(|(id, _)| *id < journey);
+                self.0.insert(index, (journey, Vec::new()));
+                index
+            }
+        };
+        &mut self.0[index].1
+    }
+
+    fn journeys(&self) -> impl Iterator<Item = &JourneyId> {
+        self.0.iter().map(|(id, _)| id)
+    }
 }
 
 /// A journey's transitions in time order, as positions into the memberships; sorted
@@ -201,8 +230,7 @@ impl State {
                 .entry(append.contact)
                 .or_default()
                 .memberships
-                .entry(append.journey)
-                .or_default()
+                .get_or_insert(append.journey)
                 .extend(append.transitions);
         }
     }
@@ -251,6 +279,18 @@ impl Repository for InMemoryRepository {
         Ok(self.lock().history(contact, journey).to_vec())
     }
 
+    async fn read_history<T, F>(
+        &self,
+        contact: &ContactId,
+        journey: &JourneyId,
+        read: F,
+    ) -> Result<T, RepositoryError>
+    where
+        F: FnOnce(&[Transition]) -> T + Send,
+    {
+        Ok(read(self.lock().history(contact, journey)))
+    }
+
     async fn commit(&self, commit: Commit) -> Result<(), RepositoryError> {
         let mut state = self.lock();
         state.check(&commit)?;
@@ -263,7 +303,7 @@ impl Repository for InMemoryRepository {
             .lock()
             .contacts
             .get(contact)
-            .map(|entry| entry.memberships.keys().cloned().collect())
+            .map(|entry| entry.memberships.journeys().cloned().collect())
             .unwrap_or_default())
     }
 

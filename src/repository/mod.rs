@@ -131,7 +131,8 @@ impl LogPosition {
 ///   contact fails with `NotFound`.
 /// - **Histories** are append-only. A membership's version is the number of its
 ///   transitions (0 before the first). [`load_history`](Self::load_history) returns
-///   them in version order, and an empty list for a contact that is not a member.
+///   them in version order, and an empty list for a contact that is not a member;
+///   [`read_history`](Self::read_history) shows `read` exactly that list.
 /// - [`commit`](Self::commit) is **atomic**: either every append and contact write is
 ///   stored, or nothing is. It fails, writing nothing, with
 ///   - `AlreadyExists` when the commit's idempotency key was stored by an earlier
@@ -179,6 +180,23 @@ pub trait Repository: Send + Sync {
         contact: &ContactId,
         journey: &JourneyId,
     ) -> impl Future<Output = Result<Vec<Transition>, RepositoryError>> + Send;
+
+    /// Runs `read` over a membership's transitions in version order (as
+    /// [`load_history`](Self::load_history)) and returns what it returns: how the
+    /// engine decides a move without copying the history out of a backend that holds
+    /// it in memory. The default loads a copy; `read` must not block.
+    fn read_history<T, F>(
+        &self,
+        contact: &ContactId,
+        journey: &JourneyId,
+        read: F,
+    ) -> impl Future<Output = Result<T, RepositoryError>> + Send
+    where
+        F: FnOnce(&[Transition]) -> T + Send,
+    {
+        let history = self.load_history(contact, journey);
+        async move { Ok(read(&history.await?)) }
+    }
 
     /// Applies a commit atomically, checking every expected version.
     fn commit(&self, commit: Commit) -> impl Future<Output = Result<(), RepositoryError>> + Send;
