@@ -50,6 +50,9 @@
 //! - [`import`]: bulk CSV import and export, every row decided by sequencing.
 //! - [`engine`]: [`JourneyEngine`], which loads, decides and appends with the expected
 //!   version, retrying on `Conflict`.
+//! - [`analytics`]: dashboard queries (stage counts, funnels, populations over time,
+//!   time in stage, stalls, flows, breakdowns) over a compact columnar log, and an
+//!   incremental index.
 //!
 //! The core does no I/O and reads no clock: time comes in as an argument (the engine
 //! takes it from an injectable [`Clock`]), so the same functions serve hosts, tests,
@@ -71,6 +74,7 @@
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "unit tests"))]
 
+pub mod analytics;
 pub mod automation;
 pub mod clock;
 #[cfg(feature = "conformance")]

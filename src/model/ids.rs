@@ -84,6 +84,15 @@ macro_rules! identifier {
                 Ok(Self(Arc::from(value)))
             }
 
+            /// Checks `value` as [`new`](Self::new) does, without allocating: for
+            /// readers that keep ids in their own compact form.
+            ///
+            /// # Errors
+            /// As [`new`](Self::new).
+            pub fn validate(value: &str) -> Result<(), DomainError> {
+                check($field, value, $rule, $max)
+            }
+
             /// The identifier's text.
             pub fn as_str(&self) -> &str {
                 &self.0

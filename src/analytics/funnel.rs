@@ -1,0 +1,244 @@
+//! The ordered funnel with a conversion window (`windowFunnel` semantics).
+
+use chrono::TimeDelta;
+
+use super::log::{JourneyLog, SourceKind};
+use super::{Scope, add_into, stage_index};
+use crate::error::DomainError;
+use crate::model::journey::Journey;
+
+/// One step of an ordered funnel: a predicate on a transition — it enters one of
+/// some stages, optionally only from some source kinds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    label: String,
+    stages: Vec<usize>,
+    sources: Option<Vec<SourceKind>>,
+}
+
+impl Step {
+    /// Entering stage `key` of `journey`.
+    ///
+    /// # Errors
+    /// [`DomainError::UnknownStage`] when the journey has no such stage.
+    pub fn enter(journey: &Journey, key: &str) -> Result<Self, DomainError> {
+        Ok(Step { label: key.to_owned(), stages: vec![stage_index(journey, key)?], sources: None })
+    }
+
+    /// Entering any of the stages `keys` of `journey`, labelled `label`.
+    ///
+    /// # Errors
+    /// [`DomainError::UnknownStage`] for a stage the journey lacks.
+    pub fn enter_any<'k>(
+        journey: &Journey,
+        label: &str,
+        keys: impl IntoIterator<Item = &'k str>,
+    ) -> Result<Self, DomainError> {
+        let stages = keys.into_iter().map(|k| stage_index(journey, k)).collect::<Result<_, _>>()?;
+        Ok(Step { label: label.to_owned(), stages, sources: None })
+    }
+
+    /// Only transitions from these source kinds match.
+    #[must_use]
+    pub fn via(mut self, sources: impl IntoIterator<Item = SourceKind>) -> Self {
+        self.sources = Some(sources.into_iter().collect());
+        self
+    }
+
+    /// The step's label (its stage key, or the label given).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn matches(&self, stage: usize, source: SourceKind) -> bool {
+        self.stages.contains(&stage) && self.sources.as_ref().is_none_or(|s| s.contains(&source))
+    }
+}
+
+/// How strictly a chain of steps must follow the log. Flags combine.
+///
+/// A *chain* starts at a transition matching step 1 at time `t1`; step `k + 1` is the
+/// earliest later transition (later in the contact's log: a later time, or the same
+/// time recorded after) that matches step `k + 1` and is dated at or before
+/// `t1 + window` (inclusive). A contact's level is the longest chain over all its
+/// step-1 transitions. One transition takes at most one step in a chain; a
+/// transition matching several steps may take whichever the chain needs next.
+///
+/// - **default** (all flags off): transitions matching no next step are skipped;
+///   equal timestamps may advance the chain.
+/// - **`strict_order`**: after the chain's start, a transition that matches some
+///   step but neither the next step nor the step just taken ends the chain
+///   (repeats of the step just taken are skipped).
+/// - **`strict_dedup`**: a transition that matches the step just taken (and not the
+///   next one) ends the chain.
+/// - **`strict_increase`**: a step is taken only by a transition dated strictly
+///   after the previous step's; same-time transitions are skipped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FunnelMode {
+    /// An intervening transition of another step breaks the chain.
+    pub strict_order: bool,
+    /// Repeating the step just taken breaks the chain.
+    pub strict_dedup: bool,
+    /// Same-timestamp transitions do not advance the chain.
+    pub strict_increase: bool,
+}
+
+/// An ordered funnel: steps, a conversion window and a mode.
+///
+/// ```
+/// use journeys::analytics::{FunnelSpec, Scope, Step, TransitionLog};
+/// use journeys::{Journey, SequencePolicy, Stage};
+/// let referral = Journey::new("referral", "Referral", SequencePolicy::AnyOrder,
+///     [Stage::new("lead", "Lead")?, Stage::new("trial", "Trial")?])?;
+/// let csv = "contact_id,journey,from_stage,to_stage,at,source\n\
+///            c1,referral,,lead,2026-01-01T00:00:00Z,import\n\
+///            c1,referral,lead,trial,2026-03-01T00:00:00Z,manual\n";
+/// let log = TransitionLog::read_csv(csv.as_bytes(), [referral.clone()], 0)?;
+/// let steps = [Step::enter(&referral, "lead")?, Step::enter(&referral, "trial")?];
+/// let month = FunnelSpec::new(steps.clone(), chrono::TimeDelta::days(30))?;
+/// let funnel = log.journey("referral").unwrap().window_funnel(&month, Scope::all());
+/// assert_eq!(funnel.reached(2), 0); // trial came 59 days after lead
+/// let quarter = FunnelSpec::new(steps, chrono::TimeDelta::days(90))?;
+/// assert_eq!(log.journey("referral").unwrap().window_funnel(&quarter, Scope::all()).reached(2), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunnelSpec {
+    steps: Vec<Step>,
+    window: i64,
+    mode: FunnelMode,
+}
+
+/// At most this many steps (each is a bit of a `u32` mask).
+const MAX_STEPS: usize = 32;
+
+impl FunnelSpec {
+    /// Steps in order, with a window measured from step 1 (inclusive), default mode.
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidValue`] for no step, more than 32, or a negative window.
+    pub fn new(steps: impl IntoIterator<Item = Step>, window: TimeDelta) -> Result<Self, DomainError> {
+        let steps: Vec<Step> = steps.into_iter().collect();
+        let bad = |value: String, reason| Err(DomainError::InvalidValue { field: "funnel", value, reason });
+        if steps.is_empty() || steps.len() > MAX_STEPS {
+            return bad(steps.len().to_string(), "a funnel has 1 to 32 steps");
+        }
+        if window < TimeDelta::zero() {
+            return bad(window.to_string(), "the window must not be negative");
+        }
+        Ok(FunnelSpec { steps, window: window.num_seconds(), mode: FunnelMode::default() })
+    }
+
+    /// The same funnel in another mode.
+    #[must_use]
+    pub fn with_mode(mut self, mode: FunnelMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// The steps.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+}
+
+/// Per level `k` (1-based), contacts whose longest chain has exactly `k` steps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WindowFunnel {
+    /// The steps' labels in order.
+    pub steps: Vec<String>,
+    /// `max_level[k - 1]`: contacts whose level is exactly `k`.
+    pub max_level: Vec<u64>,
+}
+
+impl WindowFunnel {
+    /// Contacts whose level is exactly `level` (0 for a level outside 1..=steps).
+    pub fn at_level(&self, level: usize) -> u64 {
+        level.checked_sub(1).and_then(|i| self.max_level.get(i)).copied().unwrap_or(0)
+    }
+
+    /// Contacts that reached at least step `level`.
+    pub fn reached(&self, level: usize) -> u64 {
+        self.max_level.iter().skip(level.saturating_sub(1)).sum()
+    }
+
+    /// Adds the funnel of a disjoint set of contacts.
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidValue`] when `other` has other steps.
+    pub fn merge(&mut self, other: &WindowFunnel) -> Result<(), DomainError> {
+        if self.steps != other.steps {
+            return Err(DomainError::InvalidValue {
+                field: "steps",
+                value: other.steps.join(","),
+                reason: "funnels over different steps cannot be merged",
+            });
+        }
+        add_into(&mut self.max_level, &other.max_level);
+        Ok(())
+    }
+}
+
+impl JourneyLog {
+    /// Per contact the furthest step reached in order within the window (see
+    /// [`FunnelMode`]); contacts matching no step 1 are not counted.
+    pub fn window_funnel(&self, spec: &FunnelSpec, scope: Scope<'_>) -> WindowFunnel {
+        let n = spec.steps.len();
+        let kinds = SourceKind::ALL.len();
+        // Which steps each (stage, source) pair matches.
+        let mut table = vec![0u32; self.journey.stage_count() * kinds];
+        for (stage, row) in table.chunks_mut(kinds).enumerate() {
+            for (kind, mask) in SourceKind::ALL.into_iter().zip(row.iter_mut()) {
+                for (k, step) in spec.steps.iter().enumerate() {
+                    if step.matches(stage, kind) {
+                        *mask |= 1 << k;
+                    }
+                }
+            }
+        }
+        let mask = |i: usize| table[usize::from(self.stage[i]) * kinds + usize::from(self.source[i])];
+        let FunnelMode { strict_order, strict_dedup, strict_increase } = spec.mode;
+        let mut max_level = vec![0u64; n];
+        for g in self.visible(scope) {
+            let mut best = 0usize;
+            for i in g.start..g.end {
+                if mask(i) & 1 == 0 {
+                    continue;
+                }
+                let t1 = i64::from(self.at[i]);
+                let (mut level, mut last) = (1usize, t1);
+                for j in i + 1..g.end {
+                    if level == n {
+                        break;
+                    }
+                    let t = i64::from(self.at[j]);
+                    if t - t1 > spec.window {
+                        break;
+                    }
+                    let m = mask(j);
+                    if m == 0 {
+                        continue;
+                    }
+                    if m >> level & 1 == 1 {
+                        if !strict_increase || t > last {
+                            level += 1;
+                            last = t;
+                        }
+                    } else if (strict_order && m & !(1 << (level - 1)) != 0)
+                        || (strict_dedup && m >> (level - 1) & 1 == 1)
+                    {
+                        break;
+                    }
+                }
+                best = best.max(level);
+                if best == n {
+                    break;
+                }
+            }
+            if best > 0 {
+                max_level[best - 1] += 1;
+            }
+        }
+        WindowFunnel { steps: spec.steps.iter().map(|s| s.label.clone()).collect(), max_level }
+    }
+}

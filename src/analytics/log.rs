@@ -1,0 +1,537 @@
+//! The compact columnar log the analytics run over.
+//!
+//! A [`TransitionLog`] keeps, per journey, every member's transitions together and in
+//! time order (one *group* per contact), in columns: 4 bytes of time (seconds from the
+//! log's epoch), 1 byte of stage, 1 of source kind and 1 of channel per transition,
+//! plus 8 bytes per member (contact ref and group start). On the benchmark data that
+//! is about 10 bytes per transition ([`TransitionLog::heap_bytes`] says exactly).
+//! The `from` stage is not stored: within a group it is the previous transition's
+//! stage, and building the log checks that it is.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use super::contacts::{ContactRef, ContactTable};
+use crate::error::DomainError;
+use crate::model::ids::{ChannelKey, ContactId, JourneyId, StageKey};
+use crate::model::journey::Journey;
+use crate::model::transition::{Source, Transition};
+
+/// The kind of a transition's [`Source`], as breakdowns and the CSV format name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SourceKind {
+    /// An automation rule.
+    Automation,
+    /// A bulk import.
+    Import,
+    /// A person.
+    Manual,
+    /// The system itself.
+    System,
+}
+
+impl SourceKind {
+    /// Every kind, in the order of their codes.
+    pub const ALL: [SourceKind; 4] =
+        [SourceKind::Automation, SourceKind::Import, SourceKind::Manual, SourceKind::System];
+
+    /// The kind of `source`.
+    pub fn of(source: &Source) -> Self {
+        match source {
+            Source::Automation { .. } => SourceKind::Automation,
+            Source::Import { .. } => SourceKind::Import,
+            Source::Manual { .. } => SourceKind::Manual,
+            Source::System { .. } => SourceKind::System,
+        }
+    }
+
+    /// The kind's key, as [`Source::kind`] writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Automation => "automation",
+            SourceKind::Import => "import",
+            SourceKind::Manual => "manual",
+            SourceKind::System => "system",
+        }
+    }
+
+    /// The kind whose key is `key`.
+    pub fn from_key(key: &[u8]) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str().as_bytes() == key)
+    }
+
+    pub(crate) fn from_code(code: u8) -> Self {
+        Self::ALL.get(usize::from(code)).copied().unwrap_or(SourceKind::System)
+    }
+}
+
+/// Stage code meaning "no stage" (a transition's `from` when it enters the journey).
+pub(crate) const NO_STAGE: u8 = u8::MAX;
+/// Channel code meaning "no touchpoint".
+pub(crate) const NO_CHANNEL: u8 = 0;
+/// At most this many stages per journey, journeys per log and channels per log.
+const MAX_CODES: usize = 254;
+/// The epoch is this many seconds before the first transition, so `u32` times reach
+/// about 68 years either side of it.
+const EPOCH_BEFORE_FIRST: i64 = 1 << 31;
+
+/// One journey's part of a [`TransitionLog`]: its definition and its members'
+/// transitions, grouped per contact and in time order.
+#[derive(Clone)]
+pub struct JourneyLog {
+    pub(crate) journey: Journey,
+    pub(crate) epoch: i64,
+    /// Per member: the contact.
+    pub(crate) contact: Vec<u32>,
+    /// Per member: where its transitions start; one more entry closes the last.
+    pub(crate) starts: Vec<u32>,
+    /// Per member: the stage its first transition left ([`NO_STAGE`] for an entry
+    /// into the journey; a log may start in the middle of a history).
+    pub(crate) entered_from: Vec<u8>,
+    /// The latest time of any transition (0 when empty).
+    pub(crate) last: u32,
+    /// Per transition: seconds since `epoch`.
+    pub(crate) at: Vec<u32>,
+    /// Per transition: the stage entered, as the journey's stage index.
+    pub(crate) stage: Vec<u8>,
+    /// Per transition: the [`SourceKind`] code.
+    pub(crate) source: Vec<u8>,
+    /// Per transition: the channel code ([`NO_CHANNEL`] or index + 1).
+    pub(crate) channel: Vec<u8>,
+}
+
+impl fmt::Debug for JourneyLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JourneyLog")
+            .field("journey", self.journey.id())
+            .field("members", &self.members())
+            .field("transitions", &self.len())
+            .finish()
+    }
+}
+
+/// One member's transitions: positions `start..end` of the log's columns.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Group {
+    /// The member's index in the per-member columns.
+    pub(crate) member: usize,
+    pub(crate) contact: ContactRef,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+}
+
+impl JourneyLog {
+    /// The journey definition the log was built for.
+    pub fn journey(&self) -> &Journey {
+        &self.journey
+    }
+
+    /// How many transitions it holds.
+    pub fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    /// Whether it holds no transition.
+    pub fn is_empty(&self) -> bool {
+        self.at.is_empty()
+    }
+
+    /// How many contacts have at least one transition.
+    pub fn members(&self) -> usize {
+        self.contact.len()
+    }
+
+    /// Bytes of heap the columns use.
+    pub fn heap_bytes(&self) -> usize {
+        4 * (self.contact.capacity() + self.starts.capacity() + self.at.capacity())
+            + self.entered_from.capacity()
+            + self.stage.capacity()
+            + self.source.capacity()
+            + self.channel.capacity()
+    }
+
+    /// Seconds since the epoch for an instant, unclamped.
+    pub(crate) fn rel(&self, at: DateTime<Utc>) -> i64 {
+        at.timestamp() - self.epoch
+    }
+
+    /// The instant of a log time.
+    pub(crate) fn instant(&self, rel: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.epoch + rel, 0).unwrap_or_default()
+    }
+
+    /// The members, in contact order.
+    #[inline]
+    pub(crate) fn groups(&self) -> impl Iterator<Item = Group> + '_ {
+        self.contact.iter().zip(self.starts.windows(2)).enumerate().map(|(member, (&c, w))| Group {
+            member,
+            contact: ContactRef(c),
+            start: w[0] as usize,
+            end: w[1] as usize,
+        })
+    }
+}
+
+/// Transitions of any number of journeys in compact columns, with their contacts
+/// interned once for all journeys.
+///
+/// Built by [`LogBuilder`] from [`Transition`]s or read from the benchmark CSV format
+/// by [`TransitionLog::read_csv`](crate::analytics::TransitionLog::read_csv). The
+/// queries are methods of each [`JourneyLog`].
+#[derive(Clone)]
+pub struct TransitionLog {
+    pub(crate) contacts: ContactTable,
+    pub(crate) channels: Vec<ChannelKey>,
+    pub(crate) journeys: Vec<JourneyLog>,
+    pub(crate) epoch: i64,
+    pub(crate) last_at: Option<u32>,
+}
+
+impl fmt::Debug for TransitionLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransitionLog")
+            .field("contacts", &self.contacts.len())
+            .field("journeys", &self.journeys)
+            .finish()
+    }
+}
+
+impl TransitionLog {
+    /// The log of `transitions` in `journeys` (see [`LogBuilder::push`]).
+    ///
+    /// # Errors
+    /// As [`LogBuilder::push`] and [`LogBuilder::finish`].
+    pub fn from_transitions<'t>(
+        journeys: impl IntoIterator<Item = Journey>,
+        transitions: impl IntoIterator<Item = &'t Transition>,
+    ) -> Result<Self, DomainError> {
+        let mut builder = LogBuilder::new(journeys)?;
+        for transition in transitions {
+            builder.push(transition)?;
+        }
+        builder.finish()
+    }
+
+    /// The contacts of every journey.
+    pub fn contacts(&self) -> &ContactTable {
+        &self.contacts
+    }
+
+    /// The channels seen, in order of first sight.
+    pub fn channels(&self) -> &[ChannelKey] {
+        &self.channels
+    }
+
+    /// The log of journey `id`.
+    pub fn journey(&self, id: &str) -> Option<&JourneyLog> {
+        self.journeys.iter().find(|j| j.journey.id() == id)
+    }
+
+    /// The log of every journey, in the order they were given.
+    pub fn journeys(&self) -> &[JourneyLog] {
+        &self.journeys
+    }
+
+    /// How many transitions it holds, all journeys together.
+    pub fn len(&self) -> usize {
+        self.journeys.iter().map(JourneyLog::len).sum()
+    }
+
+    /// Whether it holds no transition.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The time of the latest transition of any journey.
+    pub fn last_at(&self) -> Option<DateTime<Utc>> {
+        self.last_at.and_then(|t| DateTime::from_timestamp(self.epoch + i64::from(t), 0))
+    }
+
+    /// Bytes of heap the log uses: columns, contact table and channels.
+    pub fn heap_bytes(&self) -> usize {
+        self.journeys.iter().map(JourneyLog::heap_bytes).sum::<usize>()
+            + self.contacts.heap_bytes()
+            + self.channels.capacity() * std::mem::size_of::<ChannelKey>()
+    }
+}
+
+/// Rows as pushed, before grouping.
+#[derive(Default)]
+struct Rows {
+    contact: Vec<u32>,
+    at: Vec<u32>,
+    journey: Vec<u8>,
+    to: Vec<u8>,
+    from: Vec<u8>,
+    source: Vec<u8>,
+    channel: Vec<u8>,
+}
+
+/// Collects transitions, then groups them into a [`TransitionLog`].
+///
+/// ```
+/// use journeys::analytics::{LogBuilder, SourceKind};
+/// use journeys::{Journey, SequencePolicy, Stage};
+/// let referral = Journey::new("referral", "Referral", SequencePolicy::AnyOrder,
+///     [Stage::new("lead", "Lead")?, Stage::new("won", "Won")?])?;
+/// let mut builder = LogBuilder::new([referral])?;
+/// let at = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap().timestamp();
+/// builder.push_row("ada", "referral", None, "lead", at("2026-01-05T10:00:00Z"), SourceKind::Manual, None)?;
+/// builder.push_row("ada", "referral", Some("lead"), "won", at("2026-01-07T10:00:00Z"), SourceKind::Manual, None)?;
+/// let log = builder.finish()?;
+/// assert_eq!(log.journey("referral").unwrap().len(), 2);
+/// # Ok::<(), journeys::DomainError>(())
+/// ```
+pub struct LogBuilder {
+    journeys: Vec<Journey>,
+    contacts: ContactTable,
+    channels: Vec<ChannelKey>,
+    epoch: Option<i64>,
+    rows: Rows,
+    last_journey: usize,
+}
+
+impl fmt::Debug for LogBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogBuilder").field("rows", &self.rows.at.len()).finish()
+    }
+}
+
+fn invalid(field: &'static str, value: impl Into<String>, reason: &'static str) -> DomainError {
+    DomainError::InvalidValue { field, value: value.into(), reason }
+}
+
+fn stage_code(journey: &Journey, key: &str) -> Result<u8, DomainError> {
+    journey
+        .stage_index(key)
+        .and_then(|i| u8::try_from(i).ok())
+        .ok_or_else(|| DomainError::UnknownStage { journey: journey.id().clone(), stage: key.to_owned() })
+}
+
+impl LogBuilder {
+    /// A builder for transitions of `journeys`.
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidValue`] for more than 254 journeys or a journey of more
+    /// than 254 stages.
+    pub fn new(journeys: impl IntoIterator<Item = Journey>) -> Result<Self, DomainError> {
+        let journeys: Vec<Journey> = journeys.into_iter().collect();
+        if journeys.len() > MAX_CODES {
+            return Err(invalid("journeys", journeys.len().to_string(), "at most 254 journeys per log"));
+        }
+        if let Some(big) = journeys.iter().find(|j| j.stage_count() > MAX_CODES) {
+            return Err(invalid("stages", big.id().to_string(), "at most 254 stages per journey"));
+        }
+        Ok(LogBuilder {
+            journeys,
+            contacts: ContactTable::default(),
+            channels: Vec::new(),
+            epoch: None,
+            rows: Rows::default(),
+            last_journey: 0,
+        })
+    }
+
+    /// Reserves room for about `rows` transitions and `contacts` contacts.
+    pub fn reserve(&mut self, rows: usize, contacts: usize) {
+        let r = &mut self.rows;
+        r.contact.reserve(rows);
+        r.at.reserve(rows);
+        r.journey.reserve(rows);
+        r.to.reserve(rows);
+        r.from.reserve(rows);
+        r.source.reserve(rows);
+        r.channel.reserve(rows);
+        if self.contacts.is_empty() {
+            self.contacts = ContactTable::with_capacity(contacts);
+        }
+    }
+
+    /// Adds a crate [`Transition`].
+    ///
+    /// # Errors
+    /// As [`push_row`](Self::push_row).
+    pub fn push(&mut self, t: &Transition) -> Result<(), DomainError> {
+        self.push_row(
+            t.contact.as_str(),
+            t.journey.as_str(),
+            t.from.as_ref().map(StageKey::as_str),
+            t.to.as_str(),
+            t.occurred_at.timestamp(),
+            SourceKind::of(&t.source),
+            t.touchpoint.as_ref().map(|tp| tp.channel.as_str()),
+        )
+    }
+
+    /// Adds one transition given by its fields; `at` is in seconds since the Unix
+    /// epoch. Rows may come in any order.
+    ///
+    /// # Errors
+    /// [`DomainError::UnknownJourney`] or [`DomainError::UnknownStage`] for a journey
+    /// or stage not defined, [`DomainError::InvalidId`] for a bad contact id or
+    /// channel, [`DomainError::InvalidValue`] for a time more than 68 years from the
+    /// first row's or past 254 channels.
+    #[allow(clippy::too_many_arguments, reason = "one argument per column of the row")]
+    pub fn push_row(
+        &mut self,
+        contact: &str,
+        journey: &str,
+        from: Option<&str>,
+        to: &str,
+        at: i64,
+        source: SourceKind,
+        channel: Option<&str>,
+    ) -> Result<(), DomainError> {
+        let j = if self.journeys.get(self.last_journey).is_some_and(|j| j.id() == journey) {
+            self.last_journey
+        } else {
+            let found = self.journeys.iter().position(|j| j.id() == journey);
+            self.last_journey =
+                found.ok_or_else(|| DomainError::UnknownJourney { journey: journey.to_owned() })?;
+            self.last_journey
+        };
+        let def = &self.journeys[j];
+        let to = stage_code(def, to)?;
+        let from = from.map_or(Ok(NO_STAGE), |f| stage_code(def, f))?;
+        let epoch = *self.epoch.get_or_insert(at - EPOCH_BEFORE_FIRST);
+        let rel = u32::try_from(at - epoch).map_err(|_| {
+            invalid("at", at.to_string(), "more than 68 years from the log's first transition")
+        })?;
+        let channel = match channel {
+            None => NO_CHANNEL,
+            Some(key) => self.channel_code(key)?,
+        };
+        let contact = self.contacts.intern(contact)?;
+        let r = &mut self.rows;
+        r.contact.push(contact.0);
+        r.at.push(rel);
+        r.journey.push(j as u8);
+        r.to.push(to);
+        r.from.push(from);
+        r.source.push(source as u8);
+        r.channel.push(channel);
+        Ok(())
+    }
+
+    fn channel_code(&mut self, key: &str) -> Result<u8, DomainError> {
+        if let Some(i) = self.channels.iter().position(|c| c == key) {
+            return Ok(i as u8 + 1);
+        }
+        if self.channels.len() >= MAX_CODES {
+            return Err(invalid("channel", key, "at most 254 channels per log"));
+        }
+        self.channels.push(ChannelKey::new(key)?);
+        Ok(self.channels.len() as u8)
+    }
+
+    /// Groups the rows per journey and contact, in time order (rows of one contact at
+    /// the same time keep the order they were pushed in).
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidHistory`] when a transition's `from` is not the stage the
+    /// contact's previous transition in the journey entered.
+    pub fn finish(self) -> Result<TransitionLog, DomainError> {
+        let LogBuilder { journeys, contacts, channels, epoch, rows, .. } = self;
+        let epoch = epoch.unwrap_or(0);
+        let last_at = rows.at.iter().copied().max();
+        let mut cursor = vec![0u32; contacts.len()];
+        let mut logs = Vec::with_capacity(journeys.len());
+        for (j, journey) in journeys.into_iter().enumerate() {
+            logs.push(group_journey(journey, j as u8, epoch, &rows, &contacts, &mut cursor)?);
+        }
+        Ok(TransitionLog { contacts, channels, journeys: logs, epoch, last_at })
+    }
+}
+
+/// Builds journey `j`'s log from the rows by a counting sort on the contact (stable,
+/// so rows pushed in time order stay in time order), then checks each group.
+fn group_journey(
+    journey: Journey,
+    j: u8,
+    epoch: i64,
+    rows: &Rows,
+    contacts: &ContactTable,
+    cursor: &mut [u32],
+) -> Result<JourneyLog, DomainError> {
+    cursor.fill(0);
+    let mut n = 0usize;
+    for (&c, _) in rows.contact.iter().zip(&rows.journey).filter(|(_, rj)| **rj == j) {
+        cursor[c as usize] += 1;
+        n += 1;
+    }
+    let members = cursor.iter().filter(|&&k| k > 0).count();
+    let mut log = JourneyLog {
+        journey,
+        epoch,
+        contact: Vec::with_capacity(members),
+        starts: Vec::with_capacity(members + 1),
+        entered_from: Vec::with_capacity(members),
+        last: 0,
+        at: vec![0; n],
+        stage: vec![0; n],
+        source: vec![0; n],
+        channel: vec![0; n],
+    };
+    let mut from = vec![0u8; n];
+    let mut next = 0u32;
+    for (c, k) in cursor.iter_mut().enumerate() {
+        if *k > 0 {
+            log.contact.push(c as u32);
+            log.starts.push(next);
+            let count = *k;
+            *k = next;
+            next += count;
+        }
+    }
+    log.starts.push(next);
+    for i in (0..rows.contact.len()).filter(|&i| rows.journey[i] == j) {
+        let slot = &mut cursor[rows.contact[i] as usize];
+        let p = *slot as usize;
+        *slot += 1;
+        log.at[p] = rows.at[i];
+        log.stage[p] = rows.to[i];
+        log.source[p] = rows.source[i];
+        log.channel[p] = rows.channel[i];
+        from[p] = rows.from[i];
+    }
+    for g in 0..log.contact.len() {
+        let (start, end) = (log.starts[g] as usize, log.starts[g + 1] as usize);
+        if log.at[start..end].windows(2).any(|w| w[0] > w[1]) {
+            sort_group(&mut log, &mut from, start, end);
+        }
+        log.entered_from.push(from[start]);
+        log.last = log.last.max(log.at[end - 1]);
+        if let Some(i) = (start + 1..end).find(|&i| from[i] != log.stage[i - 1]) {
+            let name = |code: u8| {
+                log.journey.stage_at(usize::from(code)).map_or("(none)".to_owned(), |s| s.key().to_string())
+            };
+            let contact = ContactId::new(contacts.name(ContactRef(log.contact[g])))?;
+            return Err(DomainError::InvalidHistory {
+                contact,
+                journey: JourneyId::clone(log.journey.id()),
+                version: (i - start + 1) as u64,
+                cause: Box::new(DomainError::HistoryMismatch {
+                    field: "from",
+                    expected: name(log.stage[i - 1]),
+                    actual: name(from[i]),
+                }),
+            });
+        }
+    }
+    Ok(log)
+}
+
+/// Puts one group in time order, keeping push order among equal times.
+fn sort_group(log: &mut JourneyLog, from: &mut [u8], start: usize, end: usize) {
+    let mut order: Vec<usize> = (start..end).collect();
+    order.sort_by_key(|&i| log.at[i]);
+    let take = |col: &[u8]| order.iter().map(|&i| col[i]).collect::<Vec<u8>>();
+    let (stage, source, channel, fr) = (take(&log.stage), take(&log.source), take(&log.channel), take(from));
+    let at: Vec<u32> = order.iter().map(|&i| log.at[i]).collect();
+    log.at[start..end].copy_from_slice(&at);
+    log.stage[start..end].copy_from_slice(&stage);
+    log.source[start..end].copy_from_slice(&source);
+    log.channel[start..end].copy_from_slice(&channel);
+    from[start..end].copy_from_slice(&fr);
+}
