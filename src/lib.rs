@@ -82,6 +82,7 @@ pub mod conformance;
 pub mod engine;
 pub mod error;
 pub mod import;
+pub mod journey_map;
 pub mod model;
 pub mod repository;
 pub mod sequencing;

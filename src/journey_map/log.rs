@@ -1,0 +1,411 @@
+//! [`InteractionLog`]: one journey's transitions and touchpoints, interned and laid out
+//! by contact so the reports read each contact's history in one sequential pass.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use chrono::{DateTime, Utc};
+
+use crate::error::DomainError;
+use crate::model::ids::{
+    ChannelKey, ContactId, DepartmentKey, DeviceKey, InteractionKey, OutcomeKey, StageKey, TouchpointId,
+};
+use crate::model::journey::Journey;
+use crate::model::touchpoint::{Sentiment, Touchpoint};
+use crate::model::transition::Transition;
+
+/// The index standing for "none" in an interned column (no device, no outcome, not in
+/// the journey yet).
+pub(super) const NONE: u16 = u16::MAX;
+
+/// Distinct keys of one kind: each gets a small index, so the reports count in dense
+/// arrays instead of hashing strings.
+#[derive(Clone, Debug)]
+pub(super) struct KeyTable<K> {
+    keys: Vec<K>,
+    index: HashMap<K, u16>,
+}
+
+impl<K> Default for KeyTable<K> {
+    fn default() -> Self {
+        KeyTable { keys: Vec::new(), index: HashMap::new() }
+    }
+}
+
+impl<K: Clone + Eq + Hash + AsRef<str>> KeyTable<K> {
+    fn intern(&mut self, field: &'static str, key: &K) -> Result<u16, DomainError> {
+        if let Some(&i) = self.index.get(key) {
+            return Ok(i);
+        }
+        let i = u16::try_from(self.keys.len()).ok().filter(|&i| i != NONE).ok_or_else(|| {
+            DomainError::InvalidValue {
+                field,
+                value: key.as_ref().to_owned(),
+                reason: "is one distinct key too many for a journey map (at most 65535)",
+            }
+        })?;
+        self.keys.push(key.clone());
+        self.index.insert(key.clone(), i);
+        Ok(i)
+    }
+
+    fn intern_opt(&mut self, field: &'static str, key: Option<&K>) -> Result<u16, DomainError> {
+        key.map_or(Ok(NONE), |k| self.intern(field, k))
+    }
+
+    /// The key at `index` (`None` for [`NONE`]).
+    pub(super) fn get(&self, index: u16) -> Option<&K> {
+        self.keys.get(usize::from(index))
+    }
+
+    /// How many distinct keys there are.
+    pub(super) fn len(&self) -> usize {
+        self.keys.len()
+    }
+}
+
+/// One journey's history as the journey-map reports read it: every contact's
+/// transitions (in version order) and touchpoints (in time order) stored contiguously,
+/// column by column, with contacts, stages, channels, devices, departments,
+/// interaction types and outcomes interned to small integers.
+///
+/// Touchpoints linked to *another* journey are left out; unlinked ones are the
+/// contact's, and count in whatever stage of this journey the contact was in at the
+/// time. Building groups and orders the data once; every report is then a single
+/// sequential pass over it.
+///
+/// ```
+/// use journeys::journey_map::InteractionLog;
+/// use journeys::{Journey, SequencePolicy, Stage, Touchpoint};
+/// let journey = Journey::new("j", "J", SequencePolicy::AnyOrder, [Stage::new("lead", "Lead")?])?;
+/// let at = "2026-01-05T09:00:00Z".parse()?;
+/// let tp = Touchpoint::new("t1".parse()?, "ada".parse()?, at, "email".parse()?, "open".parse()?);
+/// let log = InteractionLog::new(&journey, [], [&tp])?;
+/// assert_eq!((log.contact_count(), log.touchpoint_count()), (1, 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct InteractionLog {
+    pub(super) journey: Journey,
+    pub(super) contacts: Vec<ContactId>,
+    pub(super) contact_index: HashMap<ContactId, u32>,
+    /// Contact `c`'s touchpoints are `tp_start[c]..tp_start[c + 1]`.
+    pub(super) tp_start: Vec<u32>,
+    /// Contact `c`'s transitions are `tr_start[c]..tr_start[c + 1]`.
+    pub(super) tr_start: Vec<u32>,
+    pub(super) tp: TouchpointColumns,
+    /// When each transition happened, in milliseconds since the Unix epoch.
+    pub(super) tr_at: Vec<i64>,
+    /// The stage each transition entered.
+    pub(super) tr_to: Vec<u16>,
+    pub(super) channels: KeyTable<ChannelKey>,
+    pub(super) devices: KeyTable<DeviceKey>,
+    pub(super) departments: KeyTable<DepartmentKey>,
+    pub(super) interactions: KeyTable<InteractionKey>,
+    pub(super) outcomes: KeyTable<OutcomeKey>,
+}
+
+/// Touchpoints column by column.
+#[derive(Clone, Debug, Default)]
+pub(super) struct TouchpointColumns {
+    pub(super) id: Vec<TouchpointId>,
+    /// Milliseconds since the Unix epoch.
+    pub(super) at: Vec<i64>,
+    pub(super) channel: Vec<u16>,
+    pub(super) device: Vec<u16>,
+    pub(super) department: Vec<u16>,
+    pub(super) interaction: Vec<u16>,
+    pub(super) outcome: Vec<u16>,
+    /// NaN when not measured.
+    pub(super) sentiment: Vec<f64>,
+}
+
+impl TouchpointColumns {
+    fn gather(&self, order: &[u32]) -> TouchpointColumns {
+        fn pick<T: Clone>(column: &[T], order: &[u32]) -> Vec<T> {
+            order.iter().map(|&i| column[i as usize].clone()).collect()
+        }
+        TouchpointColumns {
+            id: pick(&self.id, order),
+            at: pick(&self.at, order),
+            channel: pick(&self.channel, order),
+            device: pick(&self.device, order),
+            department: pick(&self.department, order),
+            interaction: pick(&self.interaction, order),
+            outcome: pick(&self.outcome, order),
+            sentiment: pick(&self.sentiment, order),
+        }
+    }
+}
+
+/// Builds an [`InteractionLog`] from transitions and touchpoints in any order.
+#[derive(Debug)]
+pub struct InteractionLogBuilder {
+    log: InteractionLog,
+    tp_contact: Vec<u32>,
+    tr_contact: Vec<u32>,
+    tr_version: Vec<u64>,
+}
+
+impl InteractionLog {
+    /// A log of `journey` from its `transitions` and the contacts' `touchpoints`.
+    ///
+    /// # Errors
+    /// As [`InteractionLogBuilder::transition`] and
+    /// [`InteractionLogBuilder::touchpoint`].
+    pub fn new<'a>(
+        journey: &Journey,
+        transitions: impl IntoIterator<Item = &'a Transition>,
+        touchpoints: impl IntoIterator<Item = &'a Touchpoint>,
+    ) -> Result<Self, DomainError> {
+        let mut builder = InteractionLog::builder(journey);
+        for t in transitions {
+            builder.transition(t)?;
+        }
+        for tp in touchpoints {
+            builder.touchpoint(tp)?;
+        }
+        Ok(builder.build())
+    }
+
+    /// A builder for a log of `journey`.
+    pub fn builder(journey: &Journey) -> InteractionLogBuilder {
+        InteractionLogBuilder {
+            log: InteractionLog {
+                journey: journey.clone(),
+                contacts: Vec::new(),
+                contact_index: HashMap::new(),
+                tp_start: Vec::new(),
+                tr_start: Vec::new(),
+                tp: TouchpointColumns::default(),
+                tr_at: Vec::new(),
+                tr_to: Vec::new(),
+                channels: KeyTable::default(),
+                devices: KeyTable::default(),
+                departments: KeyTable::default(),
+                interactions: KeyTable::default(),
+                outcomes: KeyTable::default(),
+            },
+            tp_contact: Vec::new(),
+            tr_contact: Vec::new(),
+            tr_version: Vec::new(),
+        }
+    }
+
+    /// The journey.
+    pub fn journey(&self) -> &Journey {
+        &self.journey
+    }
+
+    /// How many contacts have a transition or a touchpoint in the log.
+    pub fn contact_count(&self) -> usize {
+        self.contacts.len()
+    }
+
+    /// How many touchpoints the log holds.
+    pub fn touchpoint_count(&self) -> usize {
+        self.tp.at.len()
+    }
+
+    /// How many transitions the log holds.
+    pub fn transition_count(&self) -> usize {
+        self.tr_at.len()
+    }
+
+    /// The contacts, in the log's order.
+    pub fn contacts(&self) -> &[ContactId] {
+        &self.contacts
+    }
+
+    /// Contact `c`'s touchpoint indices.
+    pub(super) fn touchpoints_of(&self, c: usize) -> std::ops::Range<usize> {
+        self.tp_start[c] as usize..self.tp_start[c + 1] as usize
+    }
+
+    /// Contact `c`'s transition indices.
+    pub(super) fn transitions_of(&self, c: usize) -> std::ops::Range<usize> {
+        self.tr_start[c] as usize..self.tr_start[c + 1] as usize
+    }
+
+    /// The stage at interned index `s`.
+    pub(super) fn stage_key(&self, s: u16) -> Option<&StageKey> {
+        self.journey.stage_at(usize::from(s)).map(|stage| stage.key())
+    }
+}
+
+/// `part / whole`, 0 when `whole` is 0.
+pub(super) fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
+}
+
+/// Milliseconds since the Unix epoch: the log's time unit.
+pub(super) fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+/// The instant `ms` milliseconds after the Unix epoch.
+pub(super) fn instant(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+impl InteractionLogBuilder {
+    fn contact(&mut self, id: &ContactId) -> u32 {
+        let log = &mut self.log;
+        if let Some(&c) = log.contact_index.get(id) {
+            return c;
+        }
+        let c = log.contacts.len() as u32;
+        log.contacts.push(id.clone());
+        log.contact_index.insert(id.clone(), c);
+        c
+    }
+
+    /// Adds a transition of the journey.
+    ///
+    /// # Errors
+    /// [`DomainError::UnknownJourney`] when it belongs to another journey,
+    /// [`DomainError::UnknownStage`] when the journey has no such stage.
+    pub fn transition(&mut self, t: &Transition) -> Result<(), DomainError> {
+        let journey = &self.log.journey;
+        if &t.journey != journey.id() {
+            return Err(DomainError::UnknownJourney { journey: t.journey.to_string() });
+        }
+        let stage = journey
+            .stage_index(t.to.as_str())
+            .and_then(|s| u16::try_from(s).ok())
+            .filter(|&s| s != NONE)
+            .ok_or_else(|| DomainError::UnknownStage {
+                journey: journey.id().clone(),
+                stage: t.to.to_string(),
+            })?;
+        let c = self.contact(&t.contact);
+        self.tr_contact.push(c);
+        self.tr_version.push(t.version);
+        self.log.tr_at.push(millis(t.occurred_at));
+        self.log.tr_to.push(stage);
+        Ok(())
+    }
+
+    /// Adds a touchpoint; one linked to another journey is left out (returns `false`).
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidValue`] when a kind of key has more distinct values than a
+    /// journey map counts (65535).
+    pub fn touchpoint(&mut self, tp: &Touchpoint) -> Result<bool, DomainError> {
+        if tp.stage.as_ref().is_some_and(|link| &link.journey != self.log.journey.id()) {
+            return Ok(false);
+        }
+        let log = &mut self.log;
+        let channel = log.channels.intern("channel", &tp.channel)?;
+        let device = log.devices.intern_opt("device", tp.device.as_ref())?;
+        let department = log.departments.intern_opt("department", tp.department.as_ref())?;
+        let interaction = log.interactions.intern("interaction", &tp.interaction)?;
+        let outcome = log.outcomes.intern_opt("outcome", tp.outcome.as_ref())?;
+        let c = self.contact(&tp.contact);
+        let columns = &mut self.log.tp;
+        columns.id.push(tp.id.clone());
+        columns.at.push(millis(tp.occurred_at));
+        columns.channel.push(channel);
+        columns.device.push(device);
+        columns.department.push(department);
+        columns.interaction.push(interaction);
+        columns.outcome.push(outcome);
+        columns.sentiment.push(tp.sentiment.map_or(f64::NAN, Sentiment::get));
+        self.tp_contact.push(c);
+        Ok(true)
+    }
+
+    /// Groups the data by contact and orders each contact's history.
+    pub fn build(self) -> InteractionLog {
+        let InteractionLogBuilder { mut log, tp_contact, tr_contact, tr_version } = self;
+        let n = log.contacts.len();
+        let (tp_start, tp_order) = group_by_contact(n, &tp_contact, |slice| {
+            let (at, id) = (&log.tp.at, &log.tp.id);
+            if !slice.is_sorted_by_key(|&i| (at[i as usize], &id[i as usize])) {
+                slice.sort_unstable_by(|&a, &b| {
+                    (at[a as usize], &id[a as usize]).cmp(&(at[b as usize], &id[b as usize]))
+                });
+            }
+        });
+        let (tr_start, tr_order) = group_by_contact(n, &tr_contact, |slice| {
+            if !slice.is_sorted_by_key(|&i| tr_version[i as usize]) {
+                slice.sort_unstable_by_key(|&i| tr_version[i as usize]);
+            }
+        });
+        log.tp = log.tp.gather(&tp_order);
+        log.tr_at = tr_order.iter().map(|&i| log.tr_at[i as usize]).collect();
+        log.tr_to = tr_order.iter().map(|&i| log.tr_to[i as usize]).collect();
+        log.tp_start = tp_start;
+        log.tr_start = tr_start;
+        log
+    }
+}
+
+/// A stable counting sort of row indices by contact: the start offset of every
+/// contact's rows (plus the end), and the rows in contact order, each contact's slice
+/// put in order by `order_slice`.
+fn group_by_contact(
+    contacts: usize,
+    row_contact: &[u32],
+    mut order_slice: impl FnMut(&mut [u32]),
+) -> (Vec<u32>, Vec<u32>) {
+    let mut start = vec![0u32; contacts + 1];
+    for &c in row_contact {
+        start[c as usize + 1] += 1;
+    }
+    for c in 0..contacts {
+        start[c + 1] += start[c];
+    }
+    let mut next = start.clone();
+    let mut order = vec![0u32; row_contact.len()];
+    for (row, &c) in row_contact.iter().enumerate() {
+        let slot = &mut next[c as usize];
+        order[*slot as usize] = row as u32;
+        *slot += 1;
+    }
+    for c in 0..contacts {
+        order_slice(&mut order[start[c] as usize..start[c + 1] as usize]);
+    }
+    (start, order)
+}
+
+/// Walks one contact's transitions alongside their touchpoints: the stage the contact
+/// is in at each touchpoint, and the move that comes next.
+pub(super) struct StageCursor<'a> {
+    at: &'a [i64],
+    to: &'a [u16],
+    next: usize,
+    /// The current stage ([`NONE`] before the first move).
+    pub(super) stage: u16,
+}
+
+impl<'a> StageCursor<'a> {
+    /// At the start of contact `c`'s history.
+    pub(super) fn new(log: &'a InteractionLog, c: usize) -> Self {
+        let range = log.transitions_of(c);
+        StageCursor { at: &log.tr_at[range.clone()], to: &log.tr_to[range], next: 0, stage: NONE }
+    }
+
+    /// Takes the next move if it happened before `at` (a move at the same instant as a
+    /// touchpoint counts as after it: the touchpoint may have caused it), returning the
+    /// stage it entered.
+    #[inline]
+    pub(super) fn move_before(&mut self, at: i64) -> Option<u16> {
+        if self.next < self.at.len() && self.at[self.next] < at { self.take() } else { None }
+    }
+
+    /// Takes the next move, whenever it happened.
+    #[inline]
+    pub(super) fn take(&mut self) -> Option<u16> {
+        let to = *self.to.get(self.next)?;
+        self.next += 1;
+        self.stage = to;
+        Some(to)
+    }
+
+    /// When the next move happens and the stage it enters.
+    #[inline]
+    pub(super) fn upcoming(&self) -> Option<(i64, u16)> {
+        Some((*self.at.get(self.next)?, *self.to.get(self.next)?))
+    }
+}

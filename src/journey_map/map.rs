@@ -1,0 +1,312 @@
+//! The journey map report: per stage, who passed through, which touchpoints they had
+//! there, how they felt, what came of it, and which last channel converted.
+
+use serde::{Deserialize, Serialize};
+
+use super::log::{InteractionLog, KeyTable, NONE, StageCursor, ratio};
+use super::segment::ContactFilter;
+use crate::model::ids::{ChannelKey, InteractionKey, JourneyId, Name, OutcomeKey, StageKey};
+
+/// A key's count and its share of a total.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Share<K> {
+    /// The key.
+    pub key: K,
+    /// How many.
+    pub count: u64,
+    /// `count` over the total it is a part of (0 when the total is 0).
+    pub share: f64,
+}
+
+/// How many stays in a stage ended by advancing to the next stage, for the stays whose
+/// last touchpoint in the stage was on `last_channel`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChannelConversion {
+    /// The channel of the last touchpoint during the stay; `None`: no touchpoint.
+    pub last_channel: Option<ChannelKey>,
+    /// Stays in the stage (ended or still open).
+    pub stays: u64,
+    /// Stays that ended with a move to the next stage.
+    pub advanced: u64,
+    /// `advanced / stays`.
+    pub rate: f64,
+}
+
+/// One stage of a [`JourneyMap`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageMap {
+    /// The stage.
+    pub stage: StageKey,
+    /// Its display name.
+    pub name: Name,
+    /// Distinct contacts who entered it at least once.
+    pub contacts: u64,
+    /// Touchpoints the contacts had while in it.
+    pub touchpoints: u64,
+    /// Those touchpoints by channel, most first.
+    pub by_channel: Vec<Share<ChannelKey>>,
+    /// Those touchpoints by interaction type, most first.
+    pub by_interaction: Vec<Share<InteractionKey>>,
+    /// The mean sentiment of those that measured it.
+    pub mean_sentiment: Option<f64>,
+    /// How many of them measured sentiment.
+    pub sentiment_count: u64,
+    /// The most frequent outcomes, most first (shares of the stage's touchpoints).
+    pub top_outcomes: Vec<Share<OutcomeKey>>,
+    /// The stage a stay here advances to, if any.
+    pub next_stage: Option<StageKey>,
+    /// Conversion to `next_stage` by last channel touched in the stage (empty without
+    /// a next stage).
+    pub conversion: Vec<ChannelConversion>,
+}
+
+/// The journey map of one journey: how contacts got through each stage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JourneyMap {
+    /// The journey.
+    pub journey: JourneyId,
+    /// The segment the map is restricted to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<Name>,
+    /// Contacts in the map (with a transition or a touchpoint).
+    pub contacts: u64,
+    /// Every touchpoint of those contacts: the stages' counts plus
+    /// `touchpoints_before_entry`.
+    pub touchpoints: u64,
+    /// Touchpoints before the contact entered the journey (in no stage).
+    pub touchpoints_before_entry: u64,
+    /// Every stage, in journey order.
+    pub stages: Vec<StageMap>,
+}
+
+/// What a [`JourneyMap`] lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MapOptions {
+    /// How many outcomes each stage lists; 5 by default.
+    pub top_outcomes: usize,
+}
+
+impl Default for MapOptions {
+    fn default() -> Self {
+        MapOptions { top_outcomes: 5 }
+    }
+}
+
+/// Dense counters for one pass.
+struct Counters {
+    channels: usize,
+    interactions: usize,
+    outcomes: usize,
+    passed: Vec<u64>,
+    /// Which contact (+1) last marked each stage as passed.
+    marked_by: Vec<u32>,
+    by_channel: Vec<u64>,
+    by_interaction: Vec<u64>,
+    by_outcome: Vec<u64>,
+    sentiment_sum: Vec<f64>,
+    sentiment_count: Vec<u64>,
+    /// Per stage, per last channel (`channels` for none).
+    stays: Vec<u64>,
+    advanced: Vec<u64>,
+    before_entry: u64,
+    contacts: u64,
+    touchpoints: u64,
+}
+
+impl JourneyMap {
+    /// The map of every contact in `log`.
+    ///
+    /// ```
+    /// use journeys::journey_map::{InteractionLog, JourneyMap, MapOptions};
+    /// use journeys::{Journey, SequencePolicy, Source, Stage, Touchpoint, Move, decide};
+    /// let journey = Journey::new("j", "J", SequencePolicy::RequiresSequence,
+    ///     [Stage::new("lead", "Lead")?, Stage::new("won", "Won")?])?;
+    /// let at = |m: i64| chrono::DateTime::UNIX_EPOCH + chrono::Duration::minutes(m);
+    /// let sales = Source::manual("sales".parse()?);
+    /// let entry = decide(&journey, None, &Move::to_stage("ada".parse()?, "lead".parse()?, at(0), sales))?;
+    /// let tp = Touchpoint::new("t1".parse()?, "ada".parse()?, at(5), "email".parse()?, "open".parse()?);
+    /// let log = InteractionLog::new(&journey, [&entry], [&tp])?;
+    /// let map = JourneyMap::compute(&log, &MapOptions::default());
+    /// assert_eq!((map.stages[0].contacts, map.stages[0].touchpoints), (1, 1));
+    /// assert_eq!(map.stages[0].conversion[0].advanced, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn compute(log: &InteractionLog, options: &MapOptions) -> JourneyMap {
+        Self::compute_for(log, &ContactFilter::all(), options)
+    }
+
+    /// The map of the contacts `filter` keeps.
+    pub fn compute_for(log: &InteractionLog, filter: &ContactFilter, options: &MapOptions) -> JourneyMap {
+        let counters = count(log, filter);
+        report(log, filter, counters, options)
+    }
+}
+
+fn count(log: &InteractionLog, filter: &ContactFilter) -> Counters {
+    let stages = log.journey.stage_count();
+    let (channels, interactions, outcomes) = (log.channels.len(), log.interactions.len(), log.outcomes.len());
+    let next: Vec<u16> = (0..stages)
+        .map(|s| log.journey.next_stage_index(s).and_then(|n| u16::try_from(n).ok()).unwrap_or(NONE))
+        .collect();
+    let mut k = Counters {
+        channels,
+        interactions,
+        outcomes,
+        passed: vec![0; stages],
+        marked_by: vec![0; stages],
+        by_channel: vec![0; stages * channels],
+        by_interaction: vec![0; stages * interactions],
+        by_outcome: vec![0; stages * outcomes],
+        sentiment_sum: vec![0.0; stages],
+        sentiment_count: vec![0; stages],
+        stays: vec![0; stages * (channels + 1)],
+        advanced: vec![0; stages * (channels + 1)],
+        before_entry: 0,
+        contacts: 0,
+        touchpoints: 0,
+    };
+    let tp = &log.tp;
+    for c in 0..log.contacts.len() {
+        if !filter.keeps(c) {
+            continue;
+        }
+        k.contacts += 1;
+        let mut cursor = StageCursor::new(log, c);
+        let mut stage = NONE;
+        let mut last_channel = channels;
+        let mark = c as u32 + 1;
+        // Ends the stay in `stage` (if any) with a move to `to` and starts the next.
+        let enter = |k: &mut Counters, stage: &mut u16, last_channel: &mut usize, to: u16| {
+            if *stage != NONE {
+                let slot = usize::from(*stage) * (channels + 1) + *last_channel;
+                k.stays[slot] += 1;
+                k.advanced[slot] += u64::from(next[usize::from(*stage)] == to);
+            }
+            *stage = to;
+            *last_channel = channels;
+            let s = usize::from(to);
+            if k.marked_by[s] != mark {
+                k.marked_by[s] = mark;
+                k.passed[s] += 1;
+            }
+        };
+        let touchpoints = log.touchpoints_of(c);
+        k.touchpoints += touchpoints.len() as u64;
+        for i in touchpoints {
+            while let Some(to) = cursor.move_before(tp.at[i]) {
+                enter(&mut k, &mut stage, &mut last_channel, to);
+            }
+            if stage == NONE {
+                k.before_entry += 1;
+                continue;
+            }
+            let s = usize::from(stage);
+            let channel = usize::from(tp.channel[i]);
+            k.by_channel[s * channels + channel] += 1;
+            k.by_interaction[s * interactions + usize::from(tp.interaction[i])] += 1;
+            let outcome = tp.outcome[i];
+            if outcome != NONE {
+                k.by_outcome[s * outcomes + usize::from(outcome)] += 1;
+            }
+            let sentiment = tp.sentiment[i];
+            if !sentiment.is_nan() {
+                k.sentiment_sum[s] += sentiment;
+                k.sentiment_count[s] += 1;
+            }
+            last_channel = channel;
+        }
+        while let Some(to) = cursor.take() {
+            enter(&mut k, &mut stage, &mut last_channel, to);
+        }
+        if stage != NONE {
+            k.stays[usize::from(stage) * (channels + 1) + last_channel] += 1;
+        }
+    }
+    k
+}
+
+/// The non-zero counts of `row` as shares of `total`, most first, ties by key.
+fn shares<K: Clone + Ord + AsRef<str> + Eq + std::hash::Hash>(
+    keys: &KeyTable<K>,
+    row: &[u64],
+    total: u64,
+    limit: usize,
+) -> Vec<Share<K>> {
+    let mut listed: Vec<Share<K>> = row
+        .iter()
+        .enumerate()
+        .filter(|&(_, &count)| count > 0)
+        .filter_map(|(i, &count)| {
+            let key = keys.get(u16::try_from(i).ok()?)?.clone();
+            Some(Share { key, count, share: ratio(count, total) })
+        })
+        .collect();
+    listed.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+    listed.truncate(limit);
+    listed
+}
+
+fn report(log: &InteractionLog, filter: &ContactFilter, k: Counters, options: &MapOptions) -> JourneyMap {
+    let journey = &log.journey;
+    let width = k.channels + 1;
+    let stages = journey
+        .stages()
+        .enumerate()
+        .map(|(s, stage)| {
+            let touchpoints: u64 = k.by_channel[s * k.channels..(s + 1) * k.channels].iter().sum();
+            let next_stage =
+                journey.next_stage_index(s).and_then(|n| journey.stage_at(n)).map(|n| n.key().clone());
+            let conversion = if next_stage.is_some() {
+                (0..width)
+                    .filter(|&ch| k.stays[s * width + ch] > 0)
+                    .map(|ch| {
+                        let (stays, advanced) = (k.stays[s * width + ch], k.advanced[s * width + ch]);
+                        let last_channel =
+                            u16::try_from(ch).ok().and_then(|ch| log.channels.get(ch)).cloned();
+                        ChannelConversion { last_channel, stays, advanced, rate: ratio(advanced, stays) }
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            StageMap {
+                stage: stage.key().clone(),
+                name: stage.name().clone(),
+                contacts: k.passed[s],
+                touchpoints,
+                by_channel: shares(
+                    &log.channels,
+                    &k.by_channel[s * k.channels..(s + 1) * k.channels],
+                    touchpoints,
+                    usize::MAX,
+                ),
+                by_interaction: shares(
+                    &log.interactions,
+                    &k.by_interaction[s * k.interactions..(s + 1) * k.interactions],
+                    touchpoints,
+                    usize::MAX,
+                ),
+                mean_sentiment: (k.sentiment_count[s] > 0)
+                    .then(|| k.sentiment_sum[s] / k.sentiment_count[s] as f64),
+                sentiment_count: k.sentiment_count[s],
+                top_outcomes: shares(
+                    &log.outcomes,
+                    &k.by_outcome[s * k.outcomes..(s + 1) * k.outcomes],
+                    touchpoints,
+                    options.top_outcomes,
+                ),
+                next_stage,
+                conversion,
+            }
+        })
+        .collect();
+    JourneyMap {
+        journey: journey.id().clone(),
+        segment: filter.segment_name().cloned(),
+        contacts: k.contacts,
+        touchpoints: k.touchpoints,
+        touchpoints_before_entry: k.before_entry,
+        stages,
+    }
+}
