@@ -7,7 +7,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::ids::{CampaignId, ContactId, JourneyId, StageKey};
+use crate::model::ids::{CampaignId, ContactId, JourneyId, RuleId, StageKey};
 
 /// Why a sequenced journey refused a move.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -195,6 +195,23 @@ pub enum DomainError {
         /// What is wrong with it.
         cause: Box<DomainError>,
     },
+    /// An automation rule is not valid; `path` is the JSON pointer of the offending
+    /// field within the rule (e.g. `/outcomes/0/stage`).
+    #[error("rule {rule:?} is invalid at {path:?}: {cause}")]
+    InvalidRule {
+        /// The rule's id.
+        rule: String,
+        /// The JSON pointer of the offending field within the rule.
+        path: String,
+        /// What is wrong with it.
+        cause: Box<DomainError>,
+    },
+    /// Two rules of a rule set share an id.
+    #[error("rule id {rule} is used twice")]
+    DuplicateRule {
+        /// The repeated id.
+        rule: RuleId,
+    },
     /// An `all` or `any` group has no parts.
     #[error("an {group:?} group needs at least one part")]
     EmptyCondition {
@@ -242,6 +259,8 @@ impl DomainError {
             DomainError::InvalidHistory { .. } => "invalid_history",
             DomainError::InvalidReferral { .. } => "invalid_referral",
             DomainError::InvalidCondition { .. } => "invalid_condition",
+            DomainError::InvalidRule { .. } => "invalid_rule",
+            DomainError::DuplicateRule { .. } => "duplicate_rule",
             DomainError::EmptyCondition { .. } => "empty_condition",
             DomainError::InvalidOperand { .. } => "invalid_operand",
             DomainError::TypeMismatch { .. } => "type_mismatch",

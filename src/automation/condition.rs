@@ -83,7 +83,7 @@ pub enum Field {
 
 impl Field {
     /// The type the field has whatever the event, if fixed.
-    fn fixed_type(&self) -> Option<ValueType> {
+    pub(crate) fn fixed_type(&self) -> Option<ValueType> {
         match self {
             Field::Enrollment | Field::Stage(_) => Some(ValueType::String),
             Field::Event(_) | Field::Contact(_) => None,
@@ -332,14 +332,24 @@ impl FieldTable {
         }
     }
 
-    /// Reads every field from `source` into `slots`, in slot order.
-    pub(crate) fn read<'a, S: FieldSource + ?Sized>(
+    /// Reads every field from `source` once and runs `f` over the values, in slot
+    /// order; a small table's values stay on the stack.
+    pub(crate) fn with_slots<'a, S: FieldSource + ?Sized, R>(
         &self,
         source: &'a S,
-        slots: &mut Vec<Option<ValueRef<'a>>>,
-    ) {
-        slots.clear();
-        slots.extend(self.fields.iter().map(|field| source.read(field)));
+        f: impl FnOnce(&[Option<ValueRef<'a>>]) -> R,
+    ) -> R {
+        const ON_STACK: usize = 16;
+        if self.fields.len() <= ON_STACK {
+            let mut slots = [None; ON_STACK];
+            for (slot, field) in slots.iter_mut().zip(&self.fields) {
+                *slot = source.read(field);
+            }
+            f(&slots[..self.fields.len()])
+        } else {
+            let slots: Vec<_> = self.fields.iter().map(|field| source.read(field)).collect();
+            f(&slots)
+        }
     }
 
     pub(crate) fn field(&self, slot: usize) -> Option<&Field> {
@@ -658,9 +668,7 @@ impl CompiledCondition {
     }
 
     fn run<S: FieldSource + ?Sized, O: Observer>(&self, source: &S, observer: &mut O) -> Verdict {
-        let mut slots = Vec::with_capacity(self.fields.fields.len());
-        self.fields.read(source, &mut slots);
-        self.root.eval(&slots, observer)
+        self.fields.with_slots(source, |slots| self.root.eval(slots, observer))
     }
 
     /// The distinct fields the condition reads, in first-use order.
