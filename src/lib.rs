@@ -85,6 +85,7 @@ pub mod import;
 pub mod journey_map;
 pub mod model;
 pub mod repository;
+pub mod segment;
 pub mod sequencing;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -4,12 +4,15 @@
 mod support;
 
 use chrono::{DateTime, Duration, Utc};
+use journeys::analytics::{Scope, Segments, TransitionLog, breakdown};
 use journeys::journey_map::{
-    AmbassadorOptions, AmbassadorReport, ContactFilter, FollowUp, GapDimension, GapOptions, GapReport,
-    InteractionLog, JourneyMap, MapOptions, StageMap,
+    AmbassadorOptions, AmbassadorReport, FollowUp, GapDimension, GapOptions, GapReport, InteractionLog,
+    JourneyMap, MapOptions, StageMap,
 };
+use journeys::segment::Segment;
 use journeys::{
-    ContactId, Journey, MembershipState, Move, Referral, Sentiment, Source, Touchpoint, Transition, decide,
+    Contact, ContactId, Journey, MembershipState, Move, Referral, Sentiment, Source, Touchpoint, Transition,
+    decide,
 };
 use support::{id, referral};
 
@@ -173,7 +176,7 @@ fn pairs(list: &[(&str, u64)]) -> Vec<(String, u64)> {
 #[test]
 fn the_journey_map_counts_each_stage() {
     let log = given();
-    let map = JourneyMap::compute(&log, &MapOptions::default());
+    let map = JourneyMap::compute(&log, Scope::all(), &MapOptions::default());
     // 8 touchpoints; ada's at −10 is before she entered.
     assert_eq!((map.contacts, map.touchpoints, map.touchpoints_before_entry), (3, 8, 1));
 
@@ -221,17 +224,71 @@ fn the_journey_map_counts_each_stage() {
     assert_eq!((stage(&map, "closed_lost").contacts, stage(&map, "closed_lost").touchpoints), (1, 0));
 }
 
+/// ada is on the pro plan, bob on the free one, cyd has no plan recorded.
+fn contacts() -> Vec<Contact> {
+    vec![
+        Contact::new(id("ada")).with_attribute(id("plan"), "pro".into()),
+        Contact::new(id("bob")).with_attribute(id("plan"), "free".into()),
+        Contact::new(id("cyd")),
+    ]
+}
+
+fn plan_is(name: &str, plan: &str) -> Segment {
+    let condition =
+        serde_json::from_value(serde_json::json!({"field": "contact.plan", "op": "eq", "value": plan}));
+    Segment::new(id(name), condition.unwrap()).unwrap()
+}
+
 #[test]
-fn a_segment_filter_keeps_only_its_contacts() {
+fn a_segment_restricts_the_journey_map_to_its_members() {
     let log = given();
-    let filter = ContactFilter::from_fn(&log, id("not bob"), |c| c != "bob");
-    let map = JourneyMap::compute_for(&log, &filter, &MapOptions::default());
-    assert_eq!((map.contacts, map.touchpoints), (2, 6));
-    assert_eq!(map.segment.as_ref().unwrap(), "not bob");
-    let lead = stage(&map, "lead");
-    // ada web+email, cyd social.
-    assert_eq!(counts(&lead.by_channel), pairs(&[("email", 1), ("social", 1), ("web", 1)]));
+    let pro = plan_is("Pro", "pro").members(log.contacts(), &contacts());
+    let map = JourneyMap::compute(&log, Scope::all().segment(&pro), &MapOptions::default());
+    // Only ada: 5 touchpoints, one before entry; web and email in the lead.
+    assert_eq!((map.contacts, map.touchpoints, map.touchpoints_before_entry), (1, 5, 1));
+    assert_eq!(counts(&stage(&map, "lead").by_channel), pairs(&[("email", 1), ("web", 1)]));
     assert_eq!(stage(&map, "closed_lost").contacts, 0);
+}
+
+#[test]
+fn a_breakdown_by_segment_adds_up_to_the_whole() {
+    let log = given();
+    let parts =
+        Segments::by_segment(log.contacts(), &contacts(), &[plan_is("Pro", "pro"), plan_is("Free", "free")]);
+    let maps =
+        breakdown(&parts, Scope::all(), |scope| JourneyMap::compute(&log, scope, &MapOptions::default()));
+    // ada is Pro, bob Free, and cyd, with no plan, in no segment.
+    let names: Vec<Option<String>> =
+        maps.iter().map(|(name, _)| name.as_ref().map(ToString::to_string)).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(sorted, [None, Some("Free".into()), Some("Pro".into())]);
+    let touchpoints: Vec<u64> = maps.iter().map(|(_, m)| m.touchpoints).collect();
+    assert_eq!(touchpoints.iter().sum::<u64>(), 8);
+    let lead: u64 = maps.iter().map(|(_, m)| stage(m, "lead").touchpoints).sum();
+    assert_eq!(lead, 5);
+}
+
+#[test]
+fn the_same_segment_restricts_the_dashboard_analytics() {
+    let journey = referral();
+    let mut transitions = walk(&journey, "ada", &[("lead", 0), ("demo_complete", 20)]);
+    transitions.extend(walk(&journey, "bob", &[("lead", 0)]));
+    let log = TransitionLog::from_transitions([journey], &transitions).unwrap();
+    let pro = plan_is("Pro", "pro").members(log.contacts(), &contacts());
+    let counts = log.journey("referral").unwrap().current_stage_counts(Scope::all().segment(&pro));
+    assert_eq!((counts.get("lead"), counts.get("demo_complete")), (Some(0), Some(1)));
+}
+
+#[test]
+fn an_as_of_instant_cuts_touchpoints_and_moves() {
+    let log = given();
+    // At minute 12: ada in lead with web at 5 and email at 10 (−10 before entry), bob in
+    // lead with email at 5, cyd in lead with social at 5.
+    let map = JourneyMap::compute(&log, Scope::all().as_of(at(12)), &MapOptions::default());
+    assert_eq!((map.touchpoints, map.touchpoints_before_entry), (5, 1));
+    assert_eq!(stage(&map, "lead").touchpoints, 4);
+    assert_eq!(stage(&map, "demo_complete").contacts, 0);
 }
 
 #[test]
@@ -271,7 +328,7 @@ fn a_touchpoint_at_the_instant_of_a_move_counts_in_the_stage_it_left() {
     let transitions = walk(&journey, "ada", &[("lead", 0), ("demo_complete", 10)]);
     let purchase = tp(Tp { id: "t", contact: "ada", minutes: 10, ..BASE });
     let log = InteractionLog::new(&journey, &transitions, [&purchase]).unwrap();
-    let map = JourneyMap::compute(&log, &MapOptions::default());
+    let map = JourneyMap::compute(&log, Scope::all(), &MapOptions::default());
     assert_eq!((stage(&map, "lead").touchpoints, stage(&map, "demo_complete").touchpoints), (1, 0));
     assert_eq!(stage(&map, "lead").conversion[0].advanced, 1);
 }
@@ -283,7 +340,8 @@ fn follow(advanced: u64, stayed: u64, lost: u64) -> FollowUp {
 #[test]
 fn the_gap_report_ranks_switches_by_excess_drop_off() {
     let log = given();
-    let report = GapReport::compute(&log, &GapOptions::default().with_window(Duration::minutes(15)));
+    let report =
+        GapReport::compute(&log, Scope::all(), &GapOptions::default().with_window(Duration::minutes(15)));
     let channel = &report.dimensions[0];
     assert_eq!(channel.dimension, GapDimension::Channel);
     // ada: web→web at 5 (same; next move at 20 is within 15 → advanced), web→email at
@@ -325,7 +383,8 @@ fn the_gap_report_ranks_switches_by_excess_drop_off() {
 #[test]
 fn a_narrow_window_counts_later_moves_as_still_in_the_stage() {
     let log = given();
-    let report = GapReport::compute(&log, &GapOptions::default().with_window(Duration::minutes(5)));
+    let report =
+        GapReport::compute(&log, Scope::all(), &GapOptions::default().with_window(Duration::minutes(5)));
     let channel = &report.dimensions[0];
     let followed = |from: &str, to: &str| {
         channel.switches.iter().find(|s| s.from == from && s.to == to).unwrap().followed
@@ -350,7 +409,7 @@ fn ambassador_analytics_follow_the_referred_contacts() {
     withdrawn.deactivate(at(1), None).unwrap();
     let referrals = [referral_of("eve", "ada", -30), referral_of("eve", "bob", -30), withdrawn];
     let options = AmbassadorOptions::default().with_social_channels([id("social")]);
-    let report = AmbassadorReport::compute(&log, &referrals, &options);
+    let report = AmbassadorReport::compute(&log, Scope::all(), &referrals, &options);
     // The journey marks no converted stage: its last step, conversion, counts.
     assert_eq!(report.converted_stages, [id::<journeys::StageKey>("conversion")]);
     // eve referred ada (converted 60 minutes after entering) and bob (lost); fay's
@@ -376,10 +435,10 @@ fn ambassador_analytics_follow_the_referred_contacts() {
 #[test]
 fn the_reports_serialize_to_json() {
     let log = given();
-    let map = JourneyMap::compute(&log, &MapOptions::default());
+    let map = JourneyMap::compute(&log, Scope::all(), &MapOptions::default());
     let json = serde_json::to_string(&map).unwrap();
     assert_eq!(serde_json::from_str::<JourneyMap>(&json).unwrap(), map);
-    let gaps = GapReport::compute(&log, &GapOptions::default());
+    let gaps = GapReport::compute(&log, Scope::all(), &GapOptions::default());
     let json = serde_json::to_value(&gaps).unwrap();
     assert_eq!(json["dimensions"][0]["dimension"], "channel");
 }

@@ -22,7 +22,7 @@ pub struct Segments<K> {
 }
 
 impl<K: PartialEq> Segments<K> {
-    fn from_keys(keys: impl IntoIterator<Item = (super::ContactRef, K)>) -> Self {
+    pub(crate) fn from_keys(keys: impl IntoIterator<Item = (super::ContactRef, K)>) -> Self {
         let mut segments: Vec<(K, ContactSet)> = Vec::new();
         for (contact, key) in keys {
             match segments.iter_mut().find(|(k, _)| *k == key) {

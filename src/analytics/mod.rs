@@ -101,6 +101,11 @@ impl<'a> Scope<'a> {
     pub fn instant(&self) -> Option<DateTime<Utc>> {
         self.as_of
     }
+
+    /// The segment the scope is restricted to, if any.
+    pub fn contacts(&self) -> Option<&'a ContactSet> {
+        self.segment
+    }
 }
 
 impl JourneyLog {

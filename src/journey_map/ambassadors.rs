@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::log::{InteractionLog, StageCursor, ratio};
+use super::log::{InteractionLog, ratio};
+use crate::analytics::Scope;
 use crate::model::ids::{CampaignId, ChannelKey, ContactId, JourneyId, StageKey};
 use crate::model::journey::{Journey, StageOutcome};
 use crate::model::referral::Referral;
@@ -139,15 +140,20 @@ fn converted_stages(journey: &Journey) -> Vec<bool> {
     (0..journey.stage_count()).map(|i| Some(i) == last_step).collect()
 }
 
-fn progress(log: &InteractionLog, converting: &[bool]) -> Progress {
+fn progress(log: &InteractionLog, scope: &Scope<'_>, converting: &[bool]) -> Progress {
     let n = log.contacts.len();
     let mut entered_at = vec![None; n];
     let mut converted_at = vec![None; n];
     for c in 0..n {
-        let range = log.transitions_of(c);
-        entered_at[c] = log.tr_at.get(range.start).copied().filter(|_| !range.is_empty());
-        converted_at[c] =
-            range.clone().find(|&t| converting[usize::from(log.tr_to[t])]).map(|t| log.tr_at[t]);
+        let Some((_, mut cursor)) = log.visible(c, scope) else { continue };
+        entered_at[c] = cursor.upcoming().map(|(at, _)| at);
+        while let Some((at, stage)) = cursor.upcoming() {
+            if converting[usize::from(stage)] {
+                converted_at[c] = Some(at);
+                break;
+            }
+            cursor.take();
+        }
     }
     Progress { entered_at, converted_at }
 }
@@ -161,27 +167,31 @@ fn lower_median(mut values: Vec<i64>) -> Option<i64> {
 }
 
 impl AmbassadorReport {
-    /// Ambassador analytics of `log` with `referrals` (inactive ones are passed over).
+    /// Ambassador analytics of the contacts of `log` in `scope` with `referrals`
+    /// (inactive ones are passed over): referred contacts outside the scope's segment
+    /// do not count in their advocate's funnel.
     ///
     /// ```
+    /// use journeys::analytics::Scope;
     /// use journeys::journey_map::{AmbassadorOptions, AmbassadorReport, InteractionLog};
     /// use journeys::{Journey, Referral, SequencePolicy, Stage};
     /// let journey = Journey::new("j", "J", SequencePolicy::AnyOrder, [Stage::new("lead", "Lead")?])?;
     /// let log = InteractionLog::new(&journey, [], [])?;
     /// let at = "2026-01-05T09:00:00Z".parse()?;
     /// let referral = Referral::new("ada".parse()?, "bob".parse()?, "spring".parse()?, at)?;
-    /// let report = AmbassadorReport::compute(&log, &[referral], &AmbassadorOptions::default());
+    /// let report = AmbassadorReport::compute(&log, Scope::all(), &[referral], &AmbassadorOptions::default());
     /// assert_eq!((report.advocates[0].referred, report.advocates[0].converted), (1, 0));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn compute(
         log: &InteractionLog,
+        scope: Scope<'_>,
         referrals: &[Referral],
         options: &AmbassadorOptions,
     ) -> AmbassadorReport {
         let journey = &log.journey;
         let converting = converted_stages(journey);
-        let progress = progress(log, &converting);
+        let progress = progress(log, &scope, &converting);
         let counted: Vec<&Referral> = referrals
             .iter()
             .filter(|r| r.is_active() && options.campaign.as_ref().is_none_or(|c| r.campaign() == c))
@@ -195,8 +205,8 @@ impl AmbassadorReport {
             if !list.contains(&r.referred()) {
                 list.push(r.referred());
             }
-            if let Some(&c) = log.contact_index.get(r.referred()) {
-                referred[c as usize] = true;
+            if let Some(c) = log.contacts.get(r.referred().as_str()) {
+                referred[c.index()] = true;
             }
         }
 
@@ -207,9 +217,9 @@ impl AmbassadorReport {
                 let mut reached = vec![0u64; journey.stage_count()];
                 let mut times = Vec::new();
                 for contact in contacts {
-                    let Some(&c) = log.contact_index.get(*contact) else { continue };
-                    let c = c as usize;
-                    let mut cursor = StageCursor::new(log, c);
+                    let Some(c) = log.contacts.get(contact.as_str()) else { continue };
+                    let c = c.index();
+                    let Some((_, mut cursor)) = log.visible(c, &scope) else { continue };
                     seen.fill(false);
                     while let Some(stage) = cursor.take() {
                         let s = usize::from(stage);
@@ -256,7 +266,7 @@ impl AmbassadorReport {
             rate: ratio(converted, contacts),
         };
 
-        let candidates = candidates(log, &advocates, options);
+        let candidates = candidates(log, &scope, &advocates, options);
         AmbassadorReport {
             journey: journey.id().clone(),
             stages: journey.stages().map(|s| s.key().clone()).collect(),
@@ -276,6 +286,7 @@ impl AmbassadorReport {
 
 fn candidates(
     log: &InteractionLog,
+    scope: &Scope<'_>,
     advocates: &[AdvocateFunnel],
     options: &AmbassadorOptions,
 ) -> Vec<AmbassadorCandidate> {
@@ -287,20 +298,23 @@ fn candidates(
                 .is_some_and(|key| options.social_channels.contains(key))
         })
         .collect();
-    let mut found: HashMap<&ContactId, AmbassadorCandidate> = HashMap::new();
+    let mut found: HashMap<ContactId, AmbassadorCandidate> = HashMap::new();
     let tp = &log.tp;
-    for (c, contact) in log.contacts.iter().enumerate() {
-        let positive = log
-            .touchpoints_of(c)
+    for (c, name) in log.contacts.iter() {
+        let Some((touchpoints, _)) = log.visible(c.index(), scope) else { continue };
+        let positive = touchpoints
             .filter(|&i| social[usize::from(tp.channel[i])] && tp.sentiment[i] >= options.positive_sentiment)
             .count() as u64;
-        if positive > 0 {
-            found.insert(contact, candidate(contact, positive, 0, 0, options));
+        // The table holds validated contact ids only, so `new` always succeeds.
+        if let (true, Ok(contact)) = (positive > 0, ContactId::new(name)) {
+            let found_one = candidate(&contact, positive, 0, 0, options);
+            found.insert(contact, found_one);
         }
     }
     for funnel in advocates {
-        let entry =
-            found.entry(&funnel.advocate).or_insert_with(|| candidate(&funnel.advocate, 0, 0, 0, options));
+        let entry = found
+            .entry(funnel.advocate.clone())
+            .or_insert_with(|| candidate(&funnel.advocate, 0, 0, 0, options));
         *entry = candidate(
             &funnel.advocate,
             entry.positive_social_touchpoints,

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
-use super::log::{InteractionLog, NONE, StageCursor};
-use super::segment::ContactFilter;
-use crate::model::ids::{JourneyId, Name, StageKey};
+use super::log::{InteractionLog, NONE};
+use crate::analytics::Scope;
+use crate::model::ids::{JourneyId, StageKey};
 use crate::model::journey::{Journey, StageOutcome};
 
 /// What a switch is between.
@@ -121,9 +121,6 @@ pub struct DimensionGaps {
 pub struct GapReport {
     /// The journey.
     pub journey: JourneyId,
-    /// The segment the report is restricted to, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub segment: Option<Name>,
     /// The window a move must come within to count as what followed, in seconds.
     pub window_seconds: i64,
     /// Channel, device and department, in that order.
@@ -223,13 +220,9 @@ fn lost_stages(journey: &Journey) -> Vec<bool> {
 }
 
 impl GapReport {
-    /// The gap analysis of every contact in `log`.
-    pub fn compute(log: &InteractionLog, options: &GapOptions) -> GapReport {
-        Self::compute_for(log, &ContactFilter::all(), options)
-    }
-
-    /// The gap analysis of the contacts `filter` keeps.
-    pub fn compute_for(log: &InteractionLog, filter: &ContactFilter, options: &GapOptions) -> GapReport {
+    /// The gap analysis of the contacts of `log` in `scope`, with transitions and
+    /// touchpoints up to its as-of instant.
+    pub fn compute(log: &InteractionLog, scope: Scope<'_>, options: &GapOptions) -> GapReport {
         let stages = log.journey.stage_count();
         let lost = lost_stages(&log.journey);
         let window = options.window.num_milliseconds();
@@ -241,12 +234,9 @@ impl GapReport {
         let tp = &log.tp;
         let columns = [&tp.channel, &tp.device, &tp.department];
         for c in 0..log.contacts.len() {
-            if !filter.keeps(c) {
-                continue;
-            }
-            let mut cursor = StageCursor::new(log, c);
+            let Some((touchpoints, mut cursor)) = log.visible(c, &scope) else { continue };
             let mut previous = [NONE; 3];
-            for i in log.touchpoints_of(c) {
+            for i in touchpoints {
                 let at = tp.at[i];
                 while cursor.move_before(at).is_some() {}
                 let stage = cursor.stage;
@@ -290,7 +280,6 @@ impl GapReport {
             .collect();
         GapReport {
             journey: log.journey.id().clone(),
-            segment: filter.segment_name().cloned(),
             window_seconds: options.window.num_seconds(),
             dimensions,
         }

@@ -6,9 +6,10 @@ use std::hash::Hash;
 
 use chrono::{DateTime, Utc};
 
+use crate::analytics::{ContactRef, ContactTable, Scope};
 use crate::error::DomainError;
 use crate::model::ids::{
-    ChannelKey, ContactId, DepartmentKey, DeviceKey, InteractionKey, OutcomeKey, StageKey, TouchpointId,
+    ChannelKey, DepartmentKey, DeviceKey, InteractionKey, OutcomeKey, StageKey, TouchpointId,
 };
 use crate::model::journey::Journey;
 use crate::model::touchpoint::{Sentiment, Touchpoint};
@@ -87,8 +88,10 @@ impl<K: Clone + Eq + Hash + AsRef<str>> KeyTable<K> {
 #[derive(Clone, Debug)]
 pub struct InteractionLog {
     pub(super) journey: Journey,
-    pub(super) contacts: Vec<ContactId>,
-    pub(super) contact_index: HashMap<ContactId, u32>,
+    /// The contacts, interned as the dashboard analytics intern them, so a
+    /// [`ContactSet`](crate::analytics::ContactSet) segment built for this table
+    /// restricts the reports.
+    pub(super) contacts: ContactTable,
     /// Contact `c`'s touchpoints are `tp_start[c]..tp_start[c + 1]`.
     pub(super) tp_start: Vec<u32>,
     /// Contact `c`'s transitions are `tr_start[c]..tr_start[c + 1]`.
@@ -173,8 +176,7 @@ impl InteractionLog {
         InteractionLogBuilder {
             log: InteractionLog {
                 journey: journey.clone(),
-                contacts: Vec::new(),
-                contact_index: HashMap::new(),
+                contacts: ContactTable::default(),
                 tp_start: Vec::new(),
                 tr_start: Vec::new(),
                 tp: TouchpointColumns::default(),
@@ -212,9 +214,37 @@ impl InteractionLog {
         self.tr_at.len()
     }
 
-    /// The contacts, in the log's order.
-    pub fn contacts(&self) -> &[ContactId] {
+    /// The contacts, in the log's order: build a segment's
+    /// [`ContactSet`](crate::analytics::ContactSet) over this table to restrict a
+    /// report to it.
+    pub fn contacts(&self) -> &ContactTable {
         &self.contacts
+    }
+
+    /// What a report in `scope` reads of contact `c`: its touchpoints and a cursor over
+    /// its transitions, both cut at the as-of instant; `None` when the scope's segment
+    /// leaves the contact out.
+    #[inline]
+    pub(super) fn visible(
+        &self,
+        c: usize,
+        scope: &Scope<'_>,
+    ) -> Option<(std::ops::Range<usize>, StageCursor<'_>)> {
+        if scope.contacts().is_some_and(|set| !set.contains(ContactRef(c as u32))) {
+            return None;
+        }
+        let touchpoints = self.touchpoints_of(c);
+        let transitions = self.transitions_of(c);
+        let (touchpoints, transitions) = match scope.instant().map(millis) {
+            None => (touchpoints, transitions),
+            Some(limit) => (
+                touchpoints.start
+                    ..touchpoints.start + self.tp.at[touchpoints].partition_point(|&t| t <= limit),
+                transitions.start
+                    ..transitions.start + self.tr_at[transitions].partition_point(|&t| t <= limit),
+            ),
+        };
+        Some((touchpoints, StageCursor::over(self, transitions)))
     }
 
     /// Contact `c`'s touchpoint indices.
@@ -249,15 +279,13 @@ pub(super) fn instant(ms: i64) -> DateTime<Utc> {
 }
 
 impl InteractionLogBuilder {
-    fn contact(&mut self, id: &ContactId) -> u32 {
-        let log = &mut self.log;
-        if let Some(&c) = log.contact_index.get(id) {
-            return c;
-        }
-        let c = log.contacts.len() as u32;
-        log.contacts.push(id.clone());
-        log.contact_index.insert(id.clone(), c);
-        c
+    fn contact(&mut self, id: &str) -> Result<u32, DomainError> {
+        let c = self.log.contacts.intern(id)?.index();
+        u32::try_from(c).map_err(|_| DomainError::InvalidValue {
+            field: "contacts",
+            value: id.to_owned(),
+            reason: "more than 2^32 - 2 contacts",
+        })
     }
 
     /// Adds a transition of the journey.
@@ -278,7 +306,7 @@ impl InteractionLogBuilder {
                 journey: journey.id().clone(),
                 stage: t.to.to_string(),
             })?;
-        let c = self.contact(&t.contact);
+        let c = self.contact(t.contact.as_str())?;
         self.tr_contact.push(c);
         self.tr_version.push(t.version);
         self.log.tr_at.push(millis(t.occurred_at));
@@ -301,7 +329,7 @@ impl InteractionLogBuilder {
         let department = log.departments.intern_opt("department", tp.department.as_ref())?;
         let interaction = log.interactions.intern("interaction", &tp.interaction)?;
         let outcome = log.outcomes.intern_opt("outcome", tp.outcome.as_ref())?;
-        let c = self.contact(&tp.contact);
+        let c = self.contact(tp.contact.as_str())?;
         let columns = &mut self.log.tp;
         columns.id.push(tp.id.clone());
         columns.at.push(millis(tp.occurred_at));
@@ -382,7 +410,11 @@ pub(super) struct StageCursor<'a> {
 impl<'a> StageCursor<'a> {
     /// At the start of contact `c`'s history.
     pub(super) fn new(log: &'a InteractionLog, c: usize) -> Self {
-        let range = log.transitions_of(c);
+        Self::over(log, log.transitions_of(c))
+    }
+
+    /// At the start of the transitions `range` (one contact's).
+    fn over(log: &'a InteractionLog, range: std::ops::Range<usize>) -> Self {
         StageCursor { at: &log.tr_at[range.clone()], to: &log.tr_to[range], next: 0, stage: NONE }
     }
 
@@ -401,6 +433,11 @@ impl<'a> StageCursor<'a> {
         self.next += 1;
         self.stage = to;
         Some(to)
+    }
+
+    /// Whether the contact has no transition to walk.
+    pub(super) fn is_empty(&self) -> bool {
+        self.at.is_empty()
     }
 
     /// When the next move happens and the stage it enters.

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::log::{InteractionLog, KeyTable, NONE, StageCursor, ratio};
-use super::segment::ContactFilter;
+use super::log::{InteractionLog, KeyTable, NONE, ratio};
+use crate::analytics::Scope;
 use crate::model::ids::{ChannelKey, InteractionKey, JourneyId, Name, OutcomeKey, StageKey};
 
 /// A key's count and its share of a total.
@@ -65,10 +65,7 @@ pub struct StageMap {
 pub struct JourneyMap {
     /// The journey.
     pub journey: JourneyId,
-    /// The segment the map is restricted to, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub segment: Option<Name>,
-    /// Contacts in the map (with a transition or a touchpoint).
+    /// Contacts in the map: those in the scope with a transition or a touchpoint.
     pub contacts: u64,
     /// Every touchpoint of those contacts: the stages' counts plus
     /// `touchpoints_before_entry`.
@@ -115,9 +112,12 @@ struct Counters {
 }
 
 impl JourneyMap {
-    /// The map of every contact in `log`.
+    /// The map of the contacts of `log` in `scope` (a segment: a
+    /// [`ContactSet`](crate::analytics::ContactSet) over [`InteractionLog::contacts`]),
+    /// with transitions and touchpoints up to its as-of instant.
     ///
     /// ```
+    /// use journeys::analytics::Scope;
     /// use journeys::journey_map::{InteractionLog, JourneyMap, MapOptions};
     /// use journeys::{Journey, SequencePolicy, Source, Stage, Touchpoint, Move, decide};
     /// let journey = Journey::new("j", "J", SequencePolicy::RequiresSequence,
@@ -127,23 +127,18 @@ impl JourneyMap {
     /// let entry = decide(&journey, None, &Move::to_stage("ada".parse()?, "lead".parse()?, at(0), sales))?;
     /// let tp = Touchpoint::new("t1".parse()?, "ada".parse()?, at(5), "email".parse()?, "open".parse()?);
     /// let log = InteractionLog::new(&journey, [&entry], [&tp])?;
-    /// let map = JourneyMap::compute(&log, &MapOptions::default());
+    /// let map = JourneyMap::compute(&log, Scope::all(), &MapOptions::default());
     /// assert_eq!((map.stages[0].contacts, map.stages[0].touchpoints), (1, 1));
     /// assert_eq!(map.stages[0].conversion[0].advanced, 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn compute(log: &InteractionLog, options: &MapOptions) -> JourneyMap {
-        Self::compute_for(log, &ContactFilter::all(), options)
-    }
-
-    /// The map of the contacts `filter` keeps.
-    pub fn compute_for(log: &InteractionLog, filter: &ContactFilter, options: &MapOptions) -> JourneyMap {
-        let counters = count(log, filter);
-        report(log, filter, counters, options)
+    pub fn compute(log: &InteractionLog, scope: Scope<'_>, options: &MapOptions) -> JourneyMap {
+        let counters = count(log, &scope);
+        report(log, counters, options)
     }
 }
 
-fn count(log: &InteractionLog, filter: &ContactFilter) -> Counters {
+fn count(log: &InteractionLog, scope: &Scope<'_>) -> Counters {
     let stages = log.journey.stage_count();
     let (channels, interactions, outcomes) = (log.channels.len(), log.interactions.len(), log.outcomes.len());
     let next: Vec<u16> = (0..stages)
@@ -168,11 +163,11 @@ fn count(log: &InteractionLog, filter: &ContactFilter) -> Counters {
     };
     let tp = &log.tp;
     for c in 0..log.contacts.len() {
-        if !filter.keeps(c) {
+        let Some((touchpoints, mut cursor)) = log.visible(c, scope) else { continue };
+        if touchpoints.is_empty() && cursor.is_empty() {
             continue;
         }
         k.contacts += 1;
-        let mut cursor = StageCursor::new(log, c);
         let mut stage = NONE;
         let mut last_channel = channels;
         let mark = c as u32 + 1;
@@ -191,7 +186,6 @@ fn count(log: &InteractionLog, filter: &ContactFilter) -> Counters {
                 k.passed[s] += 1;
             }
         };
-        let touchpoints = log.touchpoints_of(c);
         k.touchpoints += touchpoints.len() as u64;
         for i in touchpoints {
             while let Some(to) = cursor.move_before(tp.at[i]) {
@@ -247,7 +241,7 @@ fn shares<K: Clone + Ord + AsRef<str> + Eq + std::hash::Hash>(
     listed
 }
 
-fn report(log: &InteractionLog, filter: &ContactFilter, k: Counters, options: &MapOptions) -> JourneyMap {
+fn report(log: &InteractionLog, k: Counters, options: &MapOptions) -> JourneyMap {
     let journey = &log.journey;
     let width = k.channels + 1;
     let stages = journey
@@ -303,7 +297,6 @@ fn report(log: &InteractionLog, filter: &ContactFilter, k: Counters, options: &M
         .collect();
     JourneyMap {
         journey: journey.id().clone(),
-        segment: filter.segment_name().cloned(),
         contacts: k.contacts,
         touchpoints: k.touchpoints,
         touchpoints_before_entry: k.before_entry,

@@ -15,7 +15,11 @@
 //! - [`AmbassadorReport`]: per-advocate funnels of referred contacts, referred vs
 //!   not referred conversion, and ranked ambassador candidates.
 //!
-//! A [`ContactFilter`] restricts the journey map and the gap report to a segment.
+//! Every report takes the dashboard analytics' [`Scope`](crate::analytics::Scope): an
+//! as-of instant and a segment, a [`ContactSet`](crate::analytics::ContactSet) over
+//! the log's [`contacts`](InteractionLog::contacts) — such as the members of a named
+//! [`Segment`](crate::segment::Segment). A breakdown by segment is
+//! [`analytics::breakdown`](crate::analytics::breakdown) running a report per segment.
 //!
 //! **Time.** A touchpoint counts in the stage the contact was in when it happened; a
 //! move at the same instant counts as after it (the touchpoint may have caused it).
@@ -25,7 +29,6 @@ mod ambassadors;
 mod gaps;
 mod log;
 mod map;
-mod segment;
 mod timeline;
 
 pub use ambassadors::{
@@ -34,5 +37,4 @@ pub use ambassadors::{
 pub use gaps::{DimensionGaps, FollowUp, GapDimension, GapOptions, GapReport, StageGaps, SwitchRow};
 pub use log::{InteractionLog, InteractionLogBuilder};
 pub use map::{ChannelConversion, JourneyMap, MapOptions, Share, StageMap};
-pub use segment::ContactFilter;
 pub use timeline::TimelineRow;

@@ -52,10 +52,10 @@ impl InteractionLog {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn timeline(&self, contact: &ContactId) -> Vec<TimelineRow> {
-        let Some(&c) = self.contact_index.get(contact) else {
+        let Some(c) = self.contacts.get(contact.as_str()) else {
             return Vec::new();
         };
-        let c = c as usize;
+        let c = c.index();
         let mut cursor = StageCursor::new(self, c);
         let tp = &self.tp;
         self.touchpoints_of(c)
