@@ -1,7 +1,8 @@
 //! A repository wrapper that fails chosen or random calls — before a write, after a
 //! write but before its acknowledgement, or on a read — driven through the engine:
 //! nothing is half-applied, every failure surfaces with its kind, a host's bounded
-//! retries (with idempotency keys) converge, and the state replays afterwards.
+//! retries (with idempotency keys) converge, and the state replays afterwards. The
+//! same for bulk imports, whose re-runs converge by their provenance (batch, line).
 #![allow(clippy::expect_used, clippy::panic, reason = "a test fails by panicking")]
 
 mod support;
@@ -11,6 +12,7 @@ use support::id;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
+use journeys::import::{ImportOptions, Mode, UnknownContacts};
 use journeys::{
     Clock, Commit, Contact, ContactId, EnrollmentStatus, IdempotencyKey, InMemoryRepository, Journey,
     JourneyEngine, JourneyId, LogPosition, ManualClock, Move, Repository, RepositoryError, Source, StageKey,
@@ -350,6 +352,145 @@ async fn random_faults_converge_to_the_fault_free_state<R: Repository>(repo: R, 
     }
 }
 
+/// A bulk import of `IMPORT_CONTACTS` contacts walking the referral journey row by
+/// row, with some rows the journey refuses.
+const IMPORT_CONTACTS: usize = 8;
+
+fn import_file(skips: bool) -> String {
+    let mut csv = String::from("contact_id,journey,stage,at\n");
+    let path = ["lead", "demo_complete", "trial", "conversion"];
+    for (step, stage) in path.iter().enumerate() {
+        for c in 0..IMPORT_CONTACTS {
+            // Every third contact tries to skip a stage: refused, and so are its later rows.
+            let stage = if skips && c % 3 == 0 && step == 1 { "trial" } else { stage };
+            csv.push_str(&format!("imported-{c},referral,{stage},2026-01-0{}T09:00:00Z\n", step + 1));
+        }
+    }
+    csv
+}
+
+fn import_options() -> ImportOptions {
+    ImportOptions::new(id("faults.csv")).unknown_contacts(UnknownContacts::Create).chunk_rows(5)
+}
+
+/// The histories an import can have written, read past the fault injection.
+async fn imported_state<R: Repository>(repo: &R) -> Vec<(Vec<Transition>, Vec<Transition>)> {
+    let mut all = Vec::new();
+    for c in 0..IMPORT_CONTACTS {
+        let contact: ContactId = id(&format!("imported-{c}"));
+        let referral = repo.load_history(&contact, &id("referral")).await.expect("history");
+        let system = repo.load_history(&contact, Journey::advocate_enrollment().id()).await.expect("history");
+        all.push((referral, system));
+    }
+    all
+}
+
+async fn import_engine<R: Repository>(repo: R) -> Engine<R> {
+    let engine = JourneyEngine::with_clock(Faulty::armed(repo), clock());
+    engine.define_journey(support::referral()).await.expect("defined");
+    // Adding a contact stores the system journey, which the import's first commit
+    // would otherwise write before it.
+    engine.add_contact(Contact::new(id("setup"))).await.expect("added");
+    engine
+}
+
+async fn a_failed_atomic_import_writes_nothing<R: Repository>(repo: R) {
+    let engine = import_engine(repo).await;
+    let file = import_file(false);
+    let atomic = import_options().mode(Mode::Atomic);
+    let empty = imported_state(&engine.repository().inner).await;
+    for fault in [Fault::BeforeWrite, Fault::OnRead] {
+        engine.repository().arm(fault);
+        let error = engine.import_csv(file.as_bytes(), &atomic).await.expect_err("the import fails");
+        assert_eq!(error.code(), "unavailable", "{fault:?}");
+        assert_eq!(imported_state(&engine.repository().inner).await, empty, "{fault:?}: nothing written");
+    }
+    let report = engine.import_csv(file.as_bytes(), &atomic).await.expect("the retry lands");
+    assert_eq!((report.applied, report.refused), (report.rows, 0));
+    for (referral, _) in imported_state(&engine.repository().inner).await {
+        assert_eq!(referral.len(), 4, "every row of the batch is there");
+    }
+}
+
+async fn a_lost_import_acknowledgement_is_answered_by_provenance<R: Repository>(repo: R) {
+    let engine = import_engine(repo).await;
+    let atomic = import_options().mode(Mode::Atomic).chunk_rows(1000);
+    let file = import_file(false);
+    engine.repository().arm(Fault::AfterWrite);
+    let error = engine.import_csv(file.as_bytes(), &atomic).await.expect_err("the ack is lost");
+    assert_eq!(error.code(), "unavailable");
+    let stored = imported_state(&engine.repository().inner).await;
+    assert!(stored.iter().all(|(referral, _)| referral.len() == 4), "the batch landed, whole");
+    let report = engine.import_csv(file.as_bytes(), &atomic).await.expect("the re-run answers");
+    assert_eq!((report.rows, report.applied, report.refused), (32, 32, 0));
+    assert_eq!(imported_state(&engine.repository().inner).await, stored, "and appends nothing");
+}
+
+async fn random_faults_during_imports_converge<R: Repository>(repo: R, reference: R, seed: u64) {
+    let expected_engine = import_engine(reference).await;
+    let expected_report =
+        expected_engine.import_csv(import_file(true).as_bytes(), &import_options()).await.expect("no faults");
+    assert_eq!((expected_report.applied, expected_report.refused), (23, 9));
+    let expected = imported_state(&expected_engine.repository().inner).await;
+
+    let engine = JourneyEngine::with_clock(Faulty::random(repo, seed, 30), clock());
+    let mut errors = Vec::new();
+    while let Err(e) = engine.define_journey(support::referral()).await {
+        errors.push(e.code());
+        assert!(errors.len() < MAX_ATTEMPTS, "the journey was not defined within {MAX_ATTEMPTS} attempts");
+    }
+    while let Err(e) = engine.add_contact(Contact::new(id("setup"))).await {
+        // After an unacknowledged write, "already there" means it landed.
+        if e.code() == "already_exists" {
+            break;
+        }
+        errors.push(e.code());
+        assert!(errors.len() < MAX_ATTEMPTS, "the contact was not added within {MAX_ATTEMPTS} attempts");
+    }
+    let mut report = None;
+    for _ in 0..MAX_ATTEMPTS {
+        match engine.import_csv(import_file(true).as_bytes(), &import_options()).await {
+            Ok(done) => {
+                report = Some(done);
+                break;
+            }
+            Err(e) => errors.push(e.code()),
+        }
+    }
+    let report =
+        report.unwrap_or_else(|| panic!("seed {seed}: no import landed within {MAX_ATTEMPTS} attempts"));
+    let injected = engine.repository().injected();
+    assert!(!injected.is_empty(), "seed {seed} injected no fault");
+    assert!(errors.iter().all(|code| *code == "unavailable"), "{errors:?}");
+    assert_eq!(errors.len(), injected.len(), "each injected fault surfaced once, as `unavailable`");
+    assert_eq!(report.applied + report.refused, report.rows);
+    let recovered = imported_state(&engine.repository().inner).await;
+    assert_eq!(recovered, expected, "seed {seed}: the state after recovery equals the fault-free import");
+    for (c, (referral, system)) in recovered.iter().enumerate() {
+        let contact: ContactId = id(&format!("imported-{c}"));
+        replay(&support::referral(), &contact, referral).expect("the referral history replays");
+        replay(&Journey::advocate_enrollment(), &contact, system).expect("the system history replays");
+    }
+}
+
+#[tokio::test]
+async fn in_memory_a_failed_atomic_import_writes_nothing() {
+    a_failed_atomic_import_writes_nothing(InMemoryRepository::new()).await;
+}
+
+#[tokio::test]
+async fn in_memory_a_lost_import_acknowledgement_is_answered_by_provenance() {
+    a_lost_import_acknowledgement_is_answered_by_provenance(InMemoryRepository::new()).await;
+}
+
+#[tokio::test]
+async fn in_memory_random_faults_during_imports_converge() {
+    for seed in [7, 42, 2026, 1] {
+        random_faults_during_imports_converge(InMemoryRepository::new(), InMemoryRepository::new(), seed)
+            .await;
+    }
+}
+
 #[tokio::test]
 async fn in_memory_failure_before_a_write_changes_nothing() {
     failure_before_a_write_changes_nothing(InMemoryRepository::new()).await;
@@ -403,6 +544,27 @@ mod sqlite {
     async fn sqlite_failed_read_writes_nothing() {
         let dir = tempfile::tempdir().expect("a directory");
         failed_read_writes_nothing(open(&dir, "a.db")).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_a_failed_atomic_import_writes_nothing() {
+        let dir = tempfile::tempdir().expect("a directory");
+        a_failed_atomic_import_writes_nothing(open(&dir, "a.db")).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_a_lost_import_acknowledgement_is_answered_by_provenance() {
+        let dir = tempfile::tempdir().expect("a directory");
+        a_lost_import_acknowledgement_is_answered_by_provenance(open(&dir, "a.db")).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_random_faults_during_imports_converge() {
+        let dir = tempfile::tempdir().expect("a directory");
+        for seed in [7, 42] {
+            let (run, reference) = (format!("import-{seed}.db"), format!("import-reference-{seed}.db"));
+            random_faults_during_imports_converge(open(&dir, &run), open(&dir, &reference), seed).await;
+        }
     }
 
     #[tokio::test]
