@@ -8,9 +8,10 @@
 
 use super::Scope;
 use super::contacts::{ContactSet, ContactTable};
-use super::log::{JourneyLog, NO_CHANNEL, SourceKind, TransitionLog};
+use super::log::{JourneyLog, NO_CHANNEL, TransitionLog, source_from_code};
 use crate::model::contact::Contact;
 use crate::model::ids::ChannelKey;
+use crate::model::transition::SourceKind;
 use crate::model::value::Value;
 
 /// Contacts split by a key, one [`ContactSet`] per distinct key, in order of first
@@ -41,9 +42,7 @@ impl<K: PartialEq> Segments<K> {
 impl Segments<SourceKind> {
     /// Members of `journey` by the source kind of their entry transition.
     pub fn by_entry_source(journey: &JourneyLog) -> Self {
-        Segments::from_keys(
-            journey.groups().map(|g| (g.contact, SourceKind::from_code(journey.source[g.start]))),
-        )
+        Segments::from_keys(journey.groups().map(|g| (g.contact, source_from_code(journey.source[g.start]))))
     }
 }
 
@@ -82,8 +81,8 @@ impl Segments<Option<Value>> {
 /// scope's own segment, if it has one).
 ///
 /// ```
-/// use journeys::analytics::{Scope, Segments, SourceKind, TransitionLog, breakdown};
-/// use journeys::{Journey, SequencePolicy, Stage};
+/// use journeys::analytics::{Scope, Segments, TransitionLog, breakdown};
+/// use journeys::{Journey, SequencePolicy, SourceKind, Stage};
 /// let csv = "contact_id,journey,from_stage,to_stage,at,source\n\
 ///            c1,referral,,lead,2026-01-05T13:04:11Z,import\n\
 ///            c2,referral,,lead,2026-01-06T09:00:00Z,manual\n\

@@ -1,9 +1,10 @@
 //! The stage → stage matrix of moves.
 
-use super::log::{JourneyLog, NO_STAGE, SourceKind};
+use super::log::{JourneyLog, NO_STAGE};
 use super::{Scope, add_into, same_stages};
 use crate::error::DomainError;
 use crate::model::ids::StageKey;
+use crate::model::transition::SourceKind;
 
 /// What a move from one stage to another is, by the stages' order. Positions count
 /// only non-exit stages.

@@ -2,10 +2,11 @@
 
 use chrono::TimeDelta;
 
-use super::log::{JourneyLog, SourceKind};
+use super::log::JourneyLog;
 use super::{Scope, add_into, stage_index};
 use crate::error::DomainError;
 use crate::model::journey::Journey;
+use crate::model::transition::SourceKind;
 
 /// One step of an ordered funnel: a predicate on a transition — it enters one of
 /// some stages, optionally only from some source kinds.

@@ -16,54 +16,23 @@ use super::contacts::{ContactRef, ContactTable};
 use crate::error::DomainError;
 use crate::model::ids::{ChannelKey, ContactId, JourneyId, StageKey};
 use crate::model::journey::Journey;
-use crate::model::transition::{Source, Transition};
+use crate::model::transition::{Source, SourceKind, Transition};
 
-/// The kind of a transition's [`Source`], as breakdowns and the CSV format name it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SourceKind {
-    /// An automation rule.
-    Automation,
-    /// A bulk import.
-    Import,
-    /// A person.
-    Manual,
-    /// The system itself.
-    System,
+/// The kind a transition's [`Source`] is reported as in breakdowns (an import's
+/// origin when it named one), as in [`Source::reported_kind`].
+pub(crate) fn source_kind(source: &Source) -> SourceKind {
+    match source {
+        Source::Automation { .. } => SourceKind::Automation,
+        Source::Import { origin: Some(origin), .. } => *origin,
+        Source::Import { .. } => SourceKind::Import,
+        Source::Manual { .. } => SourceKind::Manual,
+        Source::System { .. } => SourceKind::System,
+    }
 }
 
-impl SourceKind {
-    /// Every kind, in the order of their codes.
-    pub const ALL: [SourceKind; 4] =
-        [SourceKind::Automation, SourceKind::Import, SourceKind::Manual, SourceKind::System];
-
-    /// The kind of `source`.
-    pub fn of(source: &Source) -> Self {
-        match source {
-            Source::Automation { .. } => SourceKind::Automation,
-            Source::Import { .. } => SourceKind::Import,
-            Source::Manual { .. } => SourceKind::Manual,
-            Source::System { .. } => SourceKind::System,
-        }
-    }
-
-    /// The kind's key, as [`Source::kind`] writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SourceKind::Automation => "automation",
-            SourceKind::Import => "import",
-            SourceKind::Manual => "manual",
-            SourceKind::System => "system",
-        }
-    }
-
-    /// The kind whose key is `key`.
-    pub fn from_key(key: &[u8]) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str().as_bytes() == key)
-    }
-
-    pub(crate) fn from_code(code: u8) -> Self {
-        Self::ALL.get(usize::from(code)).copied().unwrap_or(SourceKind::System)
-    }
+/// The kind with code `code` (its position in [`SourceKind::ALL`]).
+pub(crate) fn source_from_code(code: u8) -> SourceKind {
+    SourceKind::ALL.get(usize::from(code)).copied().unwrap_or(SourceKind::System)
 }
 
 /// Stage code meaning "no stage" (a transition's `from` when it enters the journey).
@@ -271,8 +240,8 @@ struct Rows {
 /// Collects transitions, then groups them into a [`TransitionLog`].
 ///
 /// ```
-/// use journeys::analytics::{LogBuilder, SourceKind};
-/// use journeys::{Journey, SequencePolicy, Stage};
+/// use journeys::analytics::LogBuilder;
+/// use journeys::{Journey, SequencePolicy, SourceKind, Stage};
 /// let referral = Journey::new("referral", "Referral", SequencePolicy::AnyOrder,
 ///     [Stage::new("lead", "Lead")?, Stage::new("won", "Won")?])?;
 /// let mut builder = LogBuilder::new([referral])?;
@@ -359,7 +328,7 @@ impl LogBuilder {
             t.from.as_ref().map(StageKey::as_str),
             t.to.as_str(),
             t.occurred_at.timestamp(),
-            SourceKind::of(&t.source),
+            source_kind(&t.source),
             t.touchpoint.as_ref().map(|tp| tp.channel.as_str()),
         )
     }

@@ -59,7 +59,7 @@ pub use dwell::{Conversion, Durations, DwellSummary, TimeInStage};
 pub use flows::{FlowKind, Flows};
 pub use funnel::{FunnelMode, FunnelSpec, Step, WindowFunnel};
 pub use live::LiveIndex;
-pub use log::{JourneyLog, LogBuilder, SourceKind, TransitionLog};
+pub use log::{JourneyLog, LogBuilder, TransitionLog};
 pub use population::{Buckets, Granularity, Population};
 pub use stages::{Reach, ReachRow, StageCounts, StallThresholds, StalledContact, StalledCounts};
 
