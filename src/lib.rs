@@ -50,6 +50,9 @@
 //! - [`import`]: bulk CSV import and export, every row decided by sequencing.
 //! - [`engine`]: [`JourneyEngine`], which loads, decides and appends with the expected
 //!   version, retrying on `Conflict`.
+//! - [`automation`]: events, the condition language, rules as data and the pure
+//!   evaluator with cascades and explanations; [`JourneyEngine::process_event`] runs it
+//!   end to end.
 //! - [`analytics`]: dashboard queries (stage counts, funnels, populations over time,
 //!   time in stage, stalls, flows, breakdowns) over a compact columnar log, and an
 //!   incremental index.
@@ -96,7 +99,8 @@ pub use model::ids::{
     ActorId, AttributeKey, BatchId, ChannelKey, ContactId, IdempotencyKey, InteractionKey, JourneyId, Name,
     Note, ReasonKey, RuleId, StageKey,
 };
-// Automations' ids.
+// Automations: ids and the engine's results.
+pub use engine::{Processed, RuleCounters};
 pub use model::ids::{
     CurrencyCode, EffectKey, EventId, EventName, OrderId, PipelineId, PropertyKey, SegmentKey,
 };

@@ -232,6 +232,44 @@ async fn failed_read_writes_nothing<R: Repository>(repo: R) {
     assert_eq!(engine.repository().injected(), [Fault::OnRead]);
 }
 
+/// An automation whose commit fails stores nothing and counts its outcomes as failed;
+/// processing the event again applies it once, and a lost acknowledgement is answered
+/// by the event's idempotency key.
+async fn failed_automation_commit_stores_nothing<R: Repository>(repo: R) {
+    let engine = engine_with_ada(repo).await;
+    let rules = serde_json::from_str::<Vec<journeys::automation::Rule>>(
+        r#"[{"id": "demo", "name": "Demo booked", "trigger": {"event": "custom", "name": "demo_booked"},
+             "outcomes": [{"action": "move_to_stage", "journey": "referral", "stage": "demo_complete"},
+                          {"action": "send_email", "template": "demo"}]}]"#,
+    )
+    .expect("rules");
+    engine.set_automations(rules).await.expect("installed");
+    let event = |event_id: &str| {
+        journeys::automation::Event::new(
+            id(event_id),
+            id("ada"),
+            engine.clock().now(),
+            journeys::automation::EventKind::Custom { name: id("demo_booked") },
+        )
+    };
+    let before = referral_history(&engine).await;
+    engine.repository().arm(Fault::BeforeWrite);
+    let error = engine.process_event(&event("e1")).await.expect_err("the write fails");
+    assert_eq!(error.code(), "unavailable");
+    assert_eq!(referral_history(&engine).await, before, "nothing written");
+    let counters = engine.rule_counters()[&id::<journeys::RuleId>("demo")];
+    assert_eq!((counters.matched, counters.applied, counters.failed), (1, 0, 2));
+
+    engine.repository().arm(Fault::AfterWrite);
+    assert_eq!(engine.process_event(&event("e1")).await.expect_err("the ack is lost").code(), "unavailable");
+    let stored = referral_history(&engine).await;
+    assert_eq!(stored.len(), before.len() + 1, "the write landed, whole");
+    let retried = engine.process_event(&event("e1")).await.expect("the retry answers");
+    assert!(retried.duplicate);
+    assert_eq!(retried.transitions.last(), stored.last());
+    assert_eq!(referral_history(&engine).await, stored, "and appends nothing");
+}
+
 /// One command of the scripted workload.
 enum Command {
     Add(ContactId),
@@ -504,6 +542,11 @@ async fn in_memory_lost_acknowledgement_is_answered_by_the_idempotency_key() {
 #[tokio::test]
 async fn in_memory_failed_read_writes_nothing() {
     failed_read_writes_nothing(InMemoryRepository::new()).await;
+}
+
+#[tokio::test]
+async fn in_memory_failed_automation_commit_stores_nothing() {
+    failed_automation_commit_stores_nothing(InMemoryRepository::new()).await;
 }
 
 #[tokio::test]

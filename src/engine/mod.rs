@@ -1,7 +1,10 @@
 //! [`JourneyEngine`]: load → decide → append with the expected version, retrying a
 //! bounded number of times when another writer got there first.
 
+mod automation;
 mod import;
+
+pub use automation::{Processed, RuleCounters};
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -53,6 +56,8 @@ pub struct JourneyEngine<R, C = SystemClock> {
     journeys: RwLock<HashMap<JourneyId, Arc<Journey>, RandomState>>,
     /// The Advocate Enrollment journey, once stored.
     system: OnceLock<Arc<Journey>>,
+    /// The automations it runs and their counters.
+    automation: automation::AutomationSlot,
 }
 
 impl<R: Repository> JourneyEngine<R, SystemClock> {
@@ -71,6 +76,7 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             journeys: RwLock::new(HashMap::default()),
             system: OnceLock::new(),
+            automation: automation::AutomationSlot::default(),
         }
     }
 
