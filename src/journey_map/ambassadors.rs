@@ -43,14 +43,21 @@ impl Default for AmbassadorOptions {
 }
 
 impl AmbassadorOptions {
-    /// The default options with `channels` as the social ones.
+    /// The same options with `channels` as the social ones.
     #[must_use]
     pub fn with_social_channels(mut self, channels: impl IntoIterator<Item = ChannelKey>) -> Self {
         self.social_channels = channels.into_iter().collect();
         self
     }
 
-    /// The default options restricted to referrals of `campaign`.
+    /// The same options listing `n` candidates.
+    #[must_use]
+    pub fn with_candidates(mut self, n: usize) -> Self {
+        self.candidates = n;
+        self
+    }
+
+    /// The same options restricted to referrals of `campaign`.
     #[must_use]
     pub fn for_campaign(mut self, campaign: CampaignId) -> Self {
         self.campaign = Some(campaign);

@@ -8,20 +8,20 @@
 use chrono::{DateTime, Duration, Utc};
 use journeys::{
     ChannelKey, ContactId, DepartmentKey, DeviceKey, InteractionKey, Journey, MembershipState, Move,
-    OutcomeKey, Referral, SequencePolicy, Sentiment, Source, Stage, StageKey, StageOutcome, Touchpoint,
+    OutcomeKey, Referral, Sentiment, SequencePolicy, Source, Stage, StageKey, StageOutcome, Touchpoint,
     Transition, decide,
 };
 
 /// SplitMix64: a tiny, fast, well-distributed generator; enough for test data.
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Rng(seed)
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -30,18 +30,18 @@ impl Rng {
     }
 
     /// A number in `0..n`.
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
 
     /// A number in `0.0..1.0`.
-    pub fn unit(&mut self) -> f64 {
+    pub(crate) fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
 /// Lead → Demo Complete → Trial → Customer (converted), exit Closed/Lost (lost).
-pub fn sales_journey() -> Journey {
+pub(crate) fn sales_journey() -> Journey {
     Journey::new(
         "sales",
         "Sales",
@@ -67,9 +67,19 @@ struct Channel {
 }
 
 const CHANNELS: [Channel; 7] = [
-    Channel { key: "website", interactions: &["search", "visit", "download"], has_device: true, department: "marketing" },
+    Channel {
+        key: "website",
+        interactions: &["search", "visit", "download"],
+        has_device: true,
+        department: "marketing",
+    },
     Channel { key: "email", interactions: &["open", "click"], has_device: true, department: "marketing" },
-    Channel { key: "social", interactions: &["repost", "like", "comment"], has_device: true, department: "marketing" },
+    Channel {
+        key: "social",
+        interactions: &["repost", "like", "comment"],
+        has_device: true,
+        department: "marketing",
+    },
     Channel { key: "podcast", interactions: &["listen"], has_device: true, department: "marketing" },
     Channel { key: "phone", interactions: &["call", "complaint"], has_device: false, department: "support" },
     Channel { key: "store", interactions: &["visit", "purchase"], has_device: false, department: "sales" },
@@ -77,7 +87,8 @@ const CHANNELS: [Channel; 7] = [
 ];
 
 const DEVICES: [&str; 3] = ["mobile", "desktop", "tablet"];
-const OUTCOMES: [&str; 5] = ["continued_interest", "new_follower", "referral_to_friend", "no_response", "complaint_logged"];
+const OUTCOMES: [&str; 5] =
+    ["continued_interest", "new_follower", "referral_to_friend", "no_response", "complaint_logged"];
 
 /// Keys parsed once, so generating millions of touchpoints clones `Arc`s only.
 struct Keys {
@@ -106,23 +117,23 @@ impl Keys {
 }
 
 /// One generated record.
-pub enum Record {
+pub(crate) enum Record {
     Transition(Transition),
     Touchpoint(Touchpoint),
 }
 
 /// How much data to generate.
 #[derive(Clone, Copy, Debug)]
-pub struct Size {
-    pub contacts: usize,
+pub(crate) struct Size {
+    pub(crate) contacts: usize,
     /// Mean touchpoints per contact (each has between half and one and a half times).
-    pub touchpoints_per_contact: usize,
+    pub(crate) touchpoints_per_contact: usize,
     /// One contact in this many is an advocate.
-    pub advocate_every: usize,
+    pub(crate) advocate_every: usize,
 }
 
 /// The contact id of contact number `i`.
-pub fn contact_id(i: usize) -> ContactId {
+pub(crate) fn contact_id(i: usize) -> ContactId {
     format!("c{i:07}").parse().expect("id")
 }
 
@@ -132,11 +143,11 @@ fn start() -> DateTime<Utc> {
 
 /// Generates the data set, handing each record to `sink` (contact by contact, each
 /// contact's records in time order), and returns the referrals.
-pub fn generate(size: Size, seed: u64, mut sink: impl FnMut(Record)) -> Vec<Referral> {
+pub(crate) fn generate(size: Size, seed: u64, mut sink: impl FnMut(Record)) -> Vec<Referral> {
     let journey = sales_journey();
     let keys = Keys::new(&journey);
     let source = Source::manual("crm".parse().expect("actor"));
-    let campaign = "spring".parse().expect("campaign");
+    let campaign: journeys::CampaignId = "spring".parse().expect("campaign");
     let mut rng = Rng::new(seed);
     let advocates = size.contacts.div_ceil(size.advocate_every.max(1));
     let mut referrals = Vec::new();
@@ -148,7 +159,8 @@ pub fn generate(size: Size, seed: u64, mut sink: impl FnMut(Record)) -> Vec<Refe
         let referred = !is_advocate && rng.below(3) == 0;
         if referred {
             let advocate = contact_id(rng.below(advocates as u64) as usize * size.advocate_every.max(1));
-            let mut referral = Referral::new(advocate, contact.clone(), campaign.clone(), at).expect("referral");
+            let mut referral =
+                Referral::new(advocate, contact.clone(), campaign.clone(), at).expect("referral");
             if rng.below(20) == 0 {
                 referral.deactivate(at + Duration::days(3), None).expect("deactivation");
             }
@@ -159,13 +171,18 @@ pub fn generate(size: Size, seed: u64, mut sink: impl FnMut(Record)) -> Vec<Refe
         let mut done = false;
         let mut channel = rng.below(CHANNELS.len() as u64) as usize;
         let mut device = rng.below(DEVICES.len() as u64) as usize;
-        let count = size.touchpoints_per_contact / 2 + rng.below(size.touchpoints_per_contact as u64 + 1) as usize;
+        let count =
+            size.touchpoints_per_contact / 2 + rng.below(size.touchpoints_per_contact as u64 + 1) as usize;
         // Some contacts touch the brand before entering the journey.
         let entry_after = rng.below(3) as usize;
         for n in 0..count {
             if n == entry_after && state.is_none() {
-                let t = decide(&journey, None, &Move::to_stage(contact.clone(), keys.stages[0].clone(), at, source.clone()))
-                    .expect("entry");
+                let t = decide(
+                    &journey,
+                    None,
+                    &Move::to_stage(contact.clone(), keys.stages[0].clone(), at, source.clone()),
+                )
+                .expect("entry");
                 state = Some(MembershipState::after(&t));
                 sink(Record::Transition(t));
                 at += Duration::minutes(1);
@@ -222,13 +239,18 @@ pub fn generate(size: Size, seed: u64, mut sink: impl FnMut(Record)) -> Vec<Refe
                     None
                 };
                 if let Some(next) = next {
-                    let request = Move::to_stage(contact.clone(), keys.stages[next].clone(), at, source.clone());
+                    let request =
+                        Move::to_stage(contact.clone(), keys.stages[next].clone(), at, source.clone());
                     let t = decide(&journey, Some(current), &request).expect("a legal move");
                     state = Some(MembershipState::after(&t));
                     stage = next;
                     done = journey.is_terminal(next);
                     sink(Record::Transition(t));
                     at += Duration::minutes(1);
+                    if next == keys.stages.len() - 1 {
+                        // Lost contacts stop interacting; customers carry on.
+                        break;
+                    }
                 }
             }
         }
@@ -237,14 +259,14 @@ pub fn generate(size: Size, seed: u64, mut sink: impl FnMut(Record)) -> Vec<Refe
 }
 
 /// The generated data in vectors.
-pub struct DataSet {
-    pub journey: Journey,
-    pub transitions: Vec<Transition>,
-    pub touchpoints: Vec<Touchpoint>,
-    pub referrals: Vec<Referral>,
+pub(crate) struct DataSet {
+    pub(crate) journey: Journey,
+    pub(crate) transitions: Vec<Transition>,
+    pub(crate) touchpoints: Vec<Touchpoint>,
+    pub(crate) referrals: Vec<Referral>,
 }
 
-pub fn data_set(size: Size, seed: u64) -> DataSet {
+pub(crate) fn data_set(size: Size, seed: u64) -> DataSet {
     let (mut transitions, mut touchpoints) = (Vec::new(), Vec::new());
     let referrals = generate(size, seed, |record| match record {
         Record::Transition(t) => transitions.push(t),
