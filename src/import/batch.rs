@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use foldhash::fast::RandomState;
 
 use super::error::ImportError;
 use super::format::Row;
@@ -75,7 +76,7 @@ pub(crate) struct Batch {
     journeys: Vec<Arc<Journey>>,
     /// Journey ids as written in the file → index in `journeys` (`None`: unknown).
     journey_names: Vec<(Box<str>, Option<u32>)>,
-    contacts: HashMap<ContactId, u32>,
+    contacts: HashMap<ContactId, u32, RandomState>,
     slots: Vec<ContactSlot>,
     memberships: Vec<Membership>,
     /// Memberships with pending transitions, in the order first touched.
@@ -105,7 +106,7 @@ impl Batch {
             now,
             journeys: Vec::new(),
             journey_names: Vec::new(),
-            contacts: HashMap::new(),
+            contacts: HashMap::default(),
             slots: Vec::new(),
             memberships: Vec::new(),
             touched: Vec::new(),

@@ -98,10 +98,12 @@ impl Source {
 
     /// The source of every move of the Advocate Enrollment journey.
     pub fn enrollment_status() -> Self {
-        Source::System {
-            reason: ReasonKey::new(ENROLLMENT_STATUS_REASON)
-                .unwrap_or_else(|_| unreachable!("the reason is a slug")),
-        }
+        // Built once: every contact added (one by one or by a bulk import) takes it.
+        static REASON: std::sync::OnceLock<ReasonKey> = std::sync::OnceLock::new();
+        let reason = REASON.get_or_init(|| {
+            ReasonKey::new(ENROLLMENT_STATUS_REASON).unwrap_or_else(|_| unreachable!("the reason is a slug"))
+        });
+        Source::System { reason: reason.clone() }
     }
 
     /// The source's kind: `automation`, `import`, `manual` or `system`.

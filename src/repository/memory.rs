@@ -149,7 +149,8 @@ impl State {
         }
         // Versions as this commit's earlier parts leave them; a commit usually has one
         // part of each kind, so the map is only built when parts may repeat.
-        let mut contact_versions: Option<HashMap<&ContactId, u64>> = None;
+        // Sized up front: a bulk import commits many parts at once.
+        let mut contact_versions: Option<HashMap<&ContactId, u64, RandomState>> = None;
         for write in &commit.contacts {
             let (id, expected) = match write {
                 ContactWrite::Insert(c) => (&c.id, 0),
@@ -179,10 +180,14 @@ impl State {
                 _ => {}
             }
             if commit.contacts.len() > 1 {
-                contact_versions.get_or_insert_with(HashMap::new).insert(id, actual + 1);
+                contact_versions
+                    .get_or_insert_with(|| {
+                        HashMap::with_capacity_and_hasher(commit.contacts.len(), RandomState::default())
+                    })
+                    .insert(id, actual + 1);
             }
         }
-        let mut membership_versions: Option<HashMap<(&ContactId, &JourneyId), u64>> = None;
+        let mut membership_versions: Option<HashMap<(&ContactId, &JourneyId), u64, RandomState>> = None;
         for append in &commit.appends {
             let slot = (&append.contact, &append.journey);
             let actual = match membership_versions.as_ref().and_then(|v| v.get(&slot)) {
@@ -199,7 +204,9 @@ impl State {
             }
             if commit.appends.len() > 1 {
                 membership_versions
-                    .get_or_insert_with(HashMap::new)
+                    .get_or_insert_with(|| {
+                        HashMap::with_capacity_and_hasher(commit.appends.len(), RandomState::default())
+                    })
                     .insert(slot, actual + append.transitions.len() as u64);
             }
         }
