@@ -24,11 +24,12 @@ impl ContactRef {
 
 /// The distinct contacts of a log, each stored once.
 ///
-/// Names live in one text buffer. Ids made of a fixed prefix and a fixed number of
-/// digits (`c0000042`, `user-000123` — the usual shape of host ids) are found by
-/// their number in a dense array, one memory access per lookup; other ids by an
-/// open-addressing table of `u32` slots. A million contacts cost about 12 bytes
-/// each beside their text.
+/// Names live in one text buffer, found by an open-addressing table of `u32` slots.
+/// A table built by [`LogBuilder`](super::LogBuilder) keeps ids made of a fixed
+/// prefix and a fixed number of digits (`c0000042` — the usual shape of host ids)
+/// apart: they come first, in number order, and are found by their number in a
+/// bitset with one count per 64 numbers, so reading a log never looks them up in a
+/// table much larger than the CPU caches.
 ///
 /// ```
 /// use journeys::analytics::ContactTable;
@@ -44,45 +45,51 @@ pub struct ContactTable {
     text: String,
     /// `ends[i]` is where contact `i`'s text ends in `text`.
     ends: Vec<u32>,
-    /// Ids of the first id's shape, by number; `None` once an id of that shape is
-    /// too sparse to keep them dense.
-    numbered: Option<Numbered>,
-    /// The other ids: 0 is empty, else the contact's index + 1.
+    /// Contacts `0..ranked.count`: ids of one shape, by number.
+    ranked: Option<Ranked>,
+    /// The other contacts: 0 is empty, else the contact's index + 1.
     slots: Vec<u32>,
-    /// How many ids `slots` holds.
+    /// How many contacts `slots` holds.
     hashed: usize,
 }
 
-/// Ids `prefix` + `width` digits, by their number.
-#[derive(Clone)]
-struct Numbered {
+/// The shape `prefix` + `width` digits of an id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Shape {
     prefix: String,
     width: usize,
-    /// `refs[n]`: 0, or the index + 1 of the contact numbered `n`.
-    refs: Vec<u32>,
 }
 
-/// The numbers of a [`Numbered`] stay below this floor, or below this many times
-/// the contacts interned, whichever is more.
-const DENSE_FLOOR: usize = 1 << 22;
-const DENSE_FACTOR: usize = 16;
-
-impl Numbered {
+impl Shape {
     /// The shape of `id` when it ends in 1 to 9 digits.
-    fn of_first(id: &str) -> Option<Self> {
+    fn of(id: &str) -> Option<Self> {
         let digits = id.bytes().rev().take_while(u8::is_ascii_digit).count();
-        (1..=9).contains(&digits).then(|| Numbered {
-            prefix: id[..id.len() - digits].to_owned(),
-            width: digits,
-            refs: Vec::new(),
-        })
+        (1..=9).contains(&digits).then(|| Shape { prefix: id[..id.len() - digits].to_owned(), width: digits })
     }
 
     /// The number of `id` if it has this shape.
     #[inline]
-    fn number(&self, id: &str) -> Option<usize> {
-        let rest = id.strip_prefix(self.prefix.as_str()).filter(|r| r.len() == self.width)?;
-        rest.bytes().try_fold(0usize, |n, d| d.is_ascii_digit().then(|| n * 10 + usize::from(d - b'0')))
+    fn number(&self, id: &[u8]) -> Option<usize> {
+        let rest = id.strip_prefix(self.prefix.as_bytes()).filter(|r| r.len() == self.width)?;
+        rest.iter().try_fold(0usize, |n, &d| d.is_ascii_digit().then(|| n * 10 + usize::from(d - b'0')))
+    }
+}
+
+/// A set of numbers with their ranks: a bitset and, per 64-bit word, how many
+/// numbers the words before it hold.
+#[derive(Clone)]
+struct Ranked {
+    shape: Shape,
+    bits: Vec<u64>,
+    before: Vec<u32>,
+}
+
+impl Ranked {
+    #[inline]
+    fn rank(&self, n: usize) -> Option<u32> {
+        let (word, bit) = (n / 64, n % 64);
+        let w = *self.bits.get(word)?;
+        (w >> bit & 1 == 1).then(|| self.before[word] + (w & ((1u64 << bit) - 1)).count_ones())
     }
 }
 
@@ -119,11 +126,6 @@ fn slot_of(h: u64, len: usize) -> usize {
 }
 
 impl ContactTable {
-    /// A table sized for about `contacts` contacts.
-    pub fn with_capacity(contacts: usize) -> Self {
-        ContactTable { ends: Vec::with_capacity(contacts), ..ContactTable::default() }
-    }
-
     /// How many contacts are interned.
     pub fn len(&self) -> usize {
         self.ends.len()
@@ -146,12 +148,12 @@ impl ContactTable {
 
     /// The contact whose id is `id`, if interned.
     pub fn get(&self, id: &str) -> Option<ContactRef> {
-        if let Some(numbered) = &self.numbered {
-            if let Some(n) = numbered.number(id) {
-                return numbered.refs.get(n).filter(|&&r| r != 0).map(|&r| ContactRef(r - 1));
-            }
-        }
-        self.find_slot(id).1
+        self.ranked_ref(id.as_bytes()).or_else(|| self.find_slot(id).1)
+    }
+
+    fn ranked_ref(&self, id: &[u8]) -> Option<ContactRef> {
+        let ranked = self.ranked.as_ref()?;
+        ranked.rank(ranked.shape.number(id)?).map(ContactRef)
     }
 
     /// The slot where `id` is or would go, and the contact if it is there.
@@ -177,27 +179,8 @@ impl ContactTable {
     /// [`DomainError::InvalidId`] for text that is not a valid contact id, and
     /// [`DomainError::InvalidValue`] past 2³² − 2 contacts or 4 GiB of ids.
     pub fn intern(&mut self, id: &str) -> Result<ContactRef, DomainError> {
-        if self.is_empty() && self.numbered.is_none() {
-            self.numbered = Numbered::of_first(id);
-        }
-        let limit = DENSE_FLOOR.max(DENSE_FACTOR * self.len());
-        if let Some(numbered) = &mut self.numbered {
-            if let Some(n) = numbered.number(id) {
-                if let Some(&r) = numbered.refs.get(n).filter(|&&r| r != 0) {
-                    return Ok(ContactRef(r - 1));
-                }
-                if n < limit {
-                    if n >= numbered.refs.len() {
-                        numbered.refs.resize(n + 1, 0);
-                    }
-                    let contact = self.push_text(id)?;
-                    if let Some(numbered) = &mut self.numbered {
-                        numbered.refs[n] = contact.0 + 1;
-                    }
-                    return Ok(contact);
-                }
-                self.stop_numbering();
-            }
+        if let Some(found) = self.ranked_ref(id.as_bytes()) {
+            return Ok(found);
         }
         if self.slots.len() < 2 * (self.hashed + 1) {
             self.grow();
@@ -205,6 +188,7 @@ impl ContactTable {
         match self.find_slot(id) {
             (_, Some(found)) => Ok(found),
             (slot, None) => {
+                ContactId::validate(id)?;
                 let contact = self.push_text(id)?;
                 self.slots[slot] = contact.0 + 1;
                 self.hashed += 1;
@@ -213,9 +197,8 @@ impl ContactTable {
         }
     }
 
-    /// Checks and appends a new contact's text.
+    /// Appends a new contact's text.
     fn push_text(&mut self, id: &str) -> Result<ContactRef, DomainError> {
-        ContactId::validate(id)?;
         let too_many = |reason| DomainError::InvalidValue { field: "contacts", value: id.to_owned(), reason };
         let index = u32::try_from(self.len())
             .ok()
@@ -227,24 +210,15 @@ impl ContactTable {
         Ok(ContactRef(index))
     }
 
-    /// Moves the numbered ids into the hashed table, for good.
-    fn stop_numbering(&mut self) {
-        if let Some(numbered) = self.numbered.take() {
-            self.hashed += numbered.refs.iter().filter(|&&r| r != 0).count();
-            self.grow();
-        }
-    }
-
     /// Rebuilds the hashed table with room for twice its ids.
     fn grow(&mut self) {
         let size = (2 * (self.hashed + 1)).next_power_of_two().max(16);
         let mut slots = vec![0u32; size];
         let mask = size - 1;
-        for (contact, name) in self.iter() {
-            if self.numbered.as_ref().is_some_and(|n| n.number(name).is_some()) {
-                continue;
-            }
-            let mut slot = slot_of(hash(name.as_bytes()), size);
+        let first = self.len() - self.hashed;
+        for i in first..self.len() {
+            let contact = ContactRef(i as u32);
+            let mut slot = slot_of(hash(self.name(contact).as_bytes()), size);
             while slots[slot] != 0 {
                 slot = (slot + 1) & mask;
             }
@@ -255,14 +229,118 @@ impl ContactTable {
 
     /// Bytes of heap the table uses.
     pub fn heap_bytes(&self) -> usize {
-        let refs = self.numbered.as_ref().map_or(0, |n| n.refs.capacity());
-        self.text.capacity() + 4 * (self.ends.capacity() + self.slots.capacity() + refs)
+        let ranked = self.ranked.as_ref().map_or(0, |r| 8 * r.bits.capacity() + 4 * r.before.capacity());
+        self.text.capacity() + 4 * (self.ends.capacity() + self.slots.capacity()) + ranked
     }
 
-    /// Every contact in order of first sight.
+    /// Every contact in index order.
     pub fn iter(&self) -> impl Iterator<Item = (ContactRef, &str)> + '_ {
         (0..self.len() as u32).map(|i| (ContactRef(i), self.name(ContactRef(i))))
     }
+}
+
+/// Numbers a log's contacts while it is read, without touching a large table per
+/// row: ids of the first id's shape become their number (a bit in a bitset that
+/// stays in cache), others an index in a hashed table. [`finish`](Self::finish)
+/// turns both into the final [`ContactTable`] and says how to map each key.
+#[derive(Default)]
+pub(crate) struct ContactKeys {
+    shape: Option<Shape>,
+    /// Numbers seen; grows while numbers stay dense, then is frozen.
+    seen: Vec<u64>,
+    frozen: bool,
+    others: ContactTable,
+}
+
+/// Keys at or above this are `OTHER | index in the hashed table`.
+const OTHER: u32 = 1 << 31;
+/// Numbers stay below this floor, or below this many times the numbers seen.
+const DENSE_FLOOR: usize = 1 << 24;
+const DENSE_FACTOR: usize = 16;
+
+impl ContactKeys {
+    /// The key of contact `id`.
+    #[inline]
+    pub(crate) fn key(&mut self, id: &[u8]) -> Result<u32, DomainError> {
+        if self.shape.is_none() && self.seen.is_empty() && self.others.is_empty() {
+            let text = utf8_id(id)?;
+            ContactId::validate(text)?;
+            self.shape = Shape::of(text);
+        }
+        if let Some(n) = self.shape.as_ref().and_then(|s| s.number(id)) {
+            let word = n / 64;
+            if word >= self.seen.len() && !self.frozen {
+                if n < DENSE_FLOOR.max(DENSE_FACTOR * 64 * self.seen.len()) {
+                    self.seen.resize(word + 1, 0);
+                } else {
+                    self.frozen = true;
+                }
+            }
+            if let Some(w) = self.seen.get_mut(word) {
+                *w |= 1 << (n % 64);
+                return Ok(n as u32);
+            }
+        }
+        Ok(OTHER | self.others.intern(utf8_id(id)?)?.0)
+    }
+
+    /// The final table, and a map from keys to its refs.
+    pub(crate) fn finish(self) -> Result<(ContactTable, impl Fn(u32) -> u32), DomainError> {
+        let ContactKeys { shape, seen, others, .. } = self;
+        let mut table = ContactTable::default();
+        let mut before = Vec::with_capacity(seen.len());
+        let mut count = 0u32;
+        for &w in &seen {
+            before.push(count);
+            count += w.count_ones();
+        }
+        if let Some(shape) = shape.filter(|_| count > 0) {
+            table.text.reserve(count as usize * (shape.prefix.len() + shape.width));
+            table.ends.reserve(count as usize + others.len());
+            let mut digits = [b'0'; 9];
+            let digits = &mut digits[..shape.width];
+            for (word, &w) in seen.iter().enumerate() {
+                let mut bits = w;
+                while bits != 0 {
+                    let mut n = word * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    for d in digits.iter_mut().rev() {
+                        *d = b'0' + (n % 10) as u8;
+                        n /= 10;
+                    }
+                    table.text.push_str(&shape.prefix);
+                    table.text.push_str(std::str::from_utf8(digits).unwrap_or_default());
+                    let end = u32::try_from(table.text.len()).map_err(|_| DomainError::InvalidValue {
+                        field: "contacts",
+                        value: count.to_string(),
+                        reason: "contact ids exceed 4 GiB of text",
+                    })?;
+                    table.ends.push(end);
+                }
+            }
+            table.ranked = Some(Ranked { shape, bits: seen, before });
+        }
+        for (_, name) in others.iter() {
+            table.intern(name)?;
+        }
+        let ranked = table.ranked.clone();
+        let map = move |key: u32| {
+            if key & OTHER != 0 {
+                count + (key & !OTHER)
+            } else {
+                ranked.as_ref().and_then(|r| r.rank(key as usize)).unwrap_or(0)
+            }
+        };
+        Ok((table, map))
+    }
+}
+
+fn utf8_id(id: &[u8]) -> Result<&str, DomainError> {
+    std::str::from_utf8(id).map_err(|_| DomainError::InvalidId {
+        field: "contact",
+        value: String::from_utf8_lossy(id).into_owned(),
+        reason: "is not UTF-8",
+    })
 }
 
 /// A set of contacts of one [`ContactTable`]: the segment a query is restricted to.

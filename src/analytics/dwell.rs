@@ -62,43 +62,86 @@ impl Durations {
     /// assert_eq!(d.quantile(0.9), Some(37.0));
     /// ```
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        let mut scratch = self.seconds.clone();
-        quantile_in(&mut scratch, q)
+        quantiles(&self.seconds, &[q]).pop().flatten()
     }
 
     /// Count, mean, median and p90; `None` when empty.
     pub fn summary(&self) -> Option<DwellSummary> {
-        let mut scratch = self.seconds.clone();
-        let p90 = quantile_in(&mut scratch, 0.9)?;
-        let median = quantile_in(&mut scratch, 0.5)?;
+        let [median, p90] = <[Option<f64>; 2]>::try_from(quantiles(&self.seconds, &[0.5, 0.9])).ok()?;
         let sum: u64 = self.seconds.iter().map(|&s| u64::from(s)).sum();
         let count = self.seconds.len() as u64;
-        Some(DwellSummary { count, mean: sum as f64 / count as f64, median, p90 })
+        Some(DwellSummary { count, mean: sum as f64 / count as f64, median: median?, p90: p90? })
     }
+}
+
+/// Quantiles `qs` of `values` (see [`Durations::quantile`]) in three sequential
+/// passes and no copy: the maximum, a histogram of the 16 top significant bits, and
+/// a gathering of the values in the few buckets that hold the ranks wanted, which
+/// are then sorted.
+fn quantiles(values: &[u32], qs: &[f64]) -> Vec<Option<f64>> {
+    const BITS: u32 = 16;
+    let n = values.len();
+    let Some(&max) = values.iter().max() else { return vec![None; qs.len()] };
+    let shift = (u32::BITS - max.leading_zeros()).saturating_sub(BITS);
+    let mut histogram = vec![0u32; 1 << BITS];
+    for &v in values {
+        histogram[(v >> shift) as usize] += 1;
+    }
+    // Per quantile, the ranks either side of its position and the weight of the upper.
+    let positions: Vec<Option<(usize, usize, f64)>> = qs
+        .iter()
+        .map(|&q| {
+            (0.0..=1.0).contains(&q).then(|| {
+                let pos = (n - 1) as f64 * q;
+                let lo = (pos.floor() as usize).min(n - 1);
+                (lo, (lo + 1).min(n - 1), pos - lo as f64)
+            })
+        })
+        .collect();
+    // Where each bucket starts in rank order, and the bucket of each rank wanted.
+    let mut starts = vec![0usize; 1 << BITS];
+    let mut running = 0usize;
+    for (start, &count) in starts.iter_mut().zip(&histogram) {
+        *start = running;
+        running += count as usize;
+    }
+    let bucket_of = |rank: usize| starts.partition_point(|&s| s <= rank).saturating_sub(1);
+    let mut gathered: Vec<(usize, Vec<u32>)> = Vec::new();
+    for &(lo, hi, _) in positions.iter().flatten() {
+        for b in [bucket_of(lo), bucket_of(hi)] {
+            if !gathered.iter().any(|(g, _)| *g == b) {
+                gathered.push((b, Vec::with_capacity(histogram[b] as usize)));
+            }
+        }
+    }
+    for &v in values {
+        let b = (v >> shift) as usize;
+        if let Some((_, list)) = gathered.iter_mut().find(|(g, _)| *g == b) {
+            list.push(v);
+        }
+    }
+    for (_, list) in &mut gathered {
+        list.sort_unstable();
+    }
+    let value_at = |rank: usize| {
+        let b = bucket_of(rank);
+        let (_, list) = gathered.iter().find(|(g, _)| *g == b)?;
+        list.get(rank - starts[b]).map(|&v| f64::from(v))
+    };
+    positions
+        .into_iter()
+        .map(|p| {
+            let (lo, hi, frac) = p?;
+            let (low, high) = (value_at(lo)?, value_at(hi)?);
+            Some(if frac == 0.0 { low } else { low + (high - low) * frac })
+        })
+        .collect()
 }
 
 impl FromIterator<u32> for Durations {
     fn from_iter<I: IntoIterator<Item = u32>>(iter: I) -> Self {
         Durations { seconds: iter.into_iter().collect() }
     }
-}
-
-/// The quantile by selection (linear time), reordering `values`.
-fn quantile_in(values: &mut [u32], q: f64) -> Option<f64> {
-    let n = values.len();
-    if n == 0 || !(0.0..=1.0).contains(&q) {
-        return None;
-    }
-    let pos = (n - 1) as f64 * q;
-    let lo = (pos.floor() as usize).min(n - 1);
-    let frac = pos - lo as f64;
-    let (_, &mut low, above) = values.select_nth_unstable(lo);
-    let low = f64::from(low);
-    if frac == 0.0 || above.is_empty() {
-        return Some(low);
-    }
-    let high = above.iter().copied().min().map_or(low, f64::from);
-    Some(low + (high - low) * frac)
 }
 
 /// Per stage, completed stays and stays still open at the as-of instant.

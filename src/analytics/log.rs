@@ -12,7 +12,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use super::contacts::{ContactRef, ContactTable};
+use super::contacts::{ContactKeys, ContactRef, ContactTable};
 use crate::error::DomainError;
 use crate::model::ids::{ChannelKey, ContactId, JourneyId, StageKey};
 use crate::model::journey::Journey;
@@ -254,7 +254,7 @@ struct Rows {
 /// ```
 pub struct LogBuilder {
     journeys: Vec<Journey>,
-    contacts: ContactTable,
+    contacts: ContactKeys,
     channels: Vec<ChannelKey>,
     epoch: Option<i64>,
     rows: Rows,
@@ -271,11 +271,13 @@ fn invalid(field: &'static str, value: impl Into<String>, reason: &'static str) 
     DomainError::InvalidValue { field, value: value.into(), reason }
 }
 
-fn stage_code(journey: &Journey, key: &str) -> Result<u8, DomainError> {
-    journey
-        .stage_index(key)
-        .and_then(|i| u8::try_from(i).ok())
-        .ok_or_else(|| DomainError::UnknownStage { journey: journey.id().clone(), stage: key.to_owned() })
+fn stage_code(journey: &Journey, key: &[u8]) -> Result<u8, DomainError> {
+    journey.stages().position(|s| s.key().as_str().as_bytes() == key).map(|i| i as u8).ok_or_else(|| {
+        DomainError::UnknownStage {
+            journey: journey.id().clone(),
+            stage: String::from_utf8_lossy(key).into_owned(),
+        }
+    })
 }
 
 impl LogBuilder {
@@ -294,7 +296,7 @@ impl LogBuilder {
         }
         Ok(LogBuilder {
             journeys,
-            contacts: ContactTable::default(),
+            contacts: ContactKeys::default(),
             channels: Vec::new(),
             epoch: None,
             rows: Rows::default(),
@@ -302,8 +304,8 @@ impl LogBuilder {
         })
     }
 
-    /// Reserves room for about `rows` transitions and `contacts` contacts.
-    pub fn reserve(&mut self, rows: usize, contacts: usize) {
+    /// Reserves room for about `rows` more transitions.
+    pub fn reserve(&mut self, rows: usize) {
         let r = &mut self.rows;
         r.contact.reserve(rows);
         r.at.reserve(rows);
@@ -312,9 +314,6 @@ impl LogBuilder {
         r.from.reserve(rows);
         r.source.reserve(rows);
         r.channel.reserve(rows);
-        if self.contacts.is_empty() {
-            self.contacts = ContactTable::with_capacity(contacts);
-        }
     }
 
     /// Adds a crate [`Transition`].
@@ -352,12 +351,37 @@ impl LogBuilder {
         source: SourceKind,
         channel: Option<&str>,
     ) -> Result<(), DomainError> {
-        let j = if self.journeys.get(self.last_journey).is_some_and(|j| j.id() == journey) {
+        self.push_bytes(
+            contact.as_bytes(),
+            journey.as_bytes(),
+            from.map(str::as_bytes),
+            to.as_bytes(),
+            at,
+            source,
+            channel.map(str::as_bytes),
+        )
+    }
+
+    /// [`push_row`](Self::push_row) on the bytes of the fields, as a reader has them.
+    #[allow(clippy::too_many_arguments, reason = "one argument per column of the row")]
+    #[inline]
+    pub(crate) fn push_bytes(
+        &mut self,
+        contact: &[u8],
+        journey: &[u8],
+        from: Option<&[u8]>,
+        to: &[u8],
+        at: i64,
+        source: SourceKind,
+        channel: Option<&[u8]>,
+    ) -> Result<(), DomainError> {
+        let same = |j: &Journey| j.id().as_str().as_bytes() == journey;
+        let j = if self.journeys.get(self.last_journey).is_some_and(same) {
             self.last_journey
         } else {
-            let found = self.journeys.iter().position(|j| j.id() == journey);
-            self.last_journey =
-                found.ok_or_else(|| DomainError::UnknownJourney { journey: journey.to_owned() })?;
+            self.last_journey = self.journeys.iter().position(same).ok_or_else(|| {
+                DomainError::UnknownJourney { journey: String::from_utf8_lossy(journey).into_owned() }
+            })?;
             self.last_journey
         };
         let def = &self.journeys[j];
@@ -371,9 +395,9 @@ impl LogBuilder {
             None => NO_CHANNEL,
             Some(key) => self.channel_code(key)?,
         };
-        let contact = self.contacts.intern(contact)?;
+        let contact = self.contacts.key(contact)?;
         let r = &mut self.rows;
-        r.contact.push(contact.0);
+        r.contact.push(contact);
         r.at.push(rel);
         r.journey.push(j as u8);
         r.to.push(to);
@@ -383,14 +407,15 @@ impl LogBuilder {
         Ok(())
     }
 
-    fn channel_code(&mut self, key: &str) -> Result<u8, DomainError> {
-        if let Some(i) = self.channels.iter().position(|c| c == key) {
+    fn channel_code(&mut self, key: &[u8]) -> Result<u8, DomainError> {
+        if let Some(i) = self.channels.iter().position(|c| c.as_str().as_bytes() == key) {
             return Ok(i as u8 + 1);
         }
+        let text = String::from_utf8_lossy(key);
         if self.channels.len() >= MAX_CODES {
-            return Err(invalid("channel", key, "at most 254 channels per log"));
+            return Err(invalid("channel", text, "at most 254 channels per log"));
         }
-        self.channels.push(ChannelKey::new(key)?);
+        self.channels.push(ChannelKey::new(text)?);
         Ok(self.channels.len() as u8)
     }
 
@@ -401,7 +426,11 @@ impl LogBuilder {
     /// [`DomainError::InvalidHistory`] when a transition's `from` is not the stage the
     /// contact's previous transition in the journey entered.
     pub fn finish(self) -> Result<TransitionLog, DomainError> {
-        let LogBuilder { journeys, contacts, channels, epoch, rows, .. } = self;
+        let LogBuilder { journeys, contacts, channels, epoch, mut rows, .. } = self;
+        let (contacts, final_ref) = contacts.finish()?;
+        for key in &mut rows.contact {
+            *key = final_ref(*key);
+        }
         let epoch = epoch.unwrap_or(0);
         let last_at = rows.at.iter().copied().max();
         let mut cursor = vec![0u32; contacts.len()];

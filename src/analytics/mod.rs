@@ -112,21 +112,8 @@ impl JourneyLog {
     /// The members in `scope`, each cut to its transitions at or before the as-of
     /// instant; members with none left are skipped.
     #[inline]
-    pub(crate) fn visible<'s>(&'s self, scope: Scope<'s>) -> impl Iterator<Item = Group> + 's {
-        let limit = scope.as_of.map(|t| self.rel(t));
-        self.groups().filter_map(move |mut g| {
-            if let Some(set) = scope.segment {
-                if !set.contains(g.contact) {
-                    return None;
-                }
-            }
-            if let Some(limit) = limit {
-                if i64::from(self.at[g.end - 1]) > limit {
-                    g.end = g.start + self.at[g.start..g.end].partition_point(|&t| i64::from(t) <= limit);
-                }
-            }
-            (g.end > g.start).then_some(g)
-        })
+    pub(crate) fn visible<'s>(&'s self, scope: Scope<'s>) -> Visible<'s> {
+        Visible { log: self, member: 0, limit: scope.as_of.map(|t| self.rel(t)), segment: scope.segment }
     }
 
     /// The stage keys in order.
@@ -137,6 +124,42 @@ impl JourneyLog {
     /// The index of stage `key`.
     pub(crate) fn stage_index_of(&self, key: &str) -> Result<usize, DomainError> {
         stage_index(&self.journey, key)
+    }
+}
+
+/// The iterator of [`JourneyLog::visible`].
+pub(crate) struct Visible<'a> {
+    log: &'a JourneyLog,
+    member: usize,
+    limit: Option<i64>,
+    segment: Option<&'a ContactSet>,
+}
+
+impl Iterator for Visible<'_> {
+    type Item = Group;
+
+    #[inline]
+    fn next(&mut self) -> Option<Group> {
+        let log = self.log;
+        while self.member < log.contact.len() {
+            let member = self.member;
+            self.member += 1;
+            let contact = ContactRef(log.contact[member]);
+            if self.segment.is_some_and(|set| !set.contains(contact)) {
+                continue;
+            }
+            let start = log.starts[member] as usize;
+            let mut end = log.starts[member + 1] as usize;
+            if let Some(limit) = self.limit {
+                if i64::from(log.at[end - 1]) > limit {
+                    end = start + log.at[start..end].partition_point(|&t| i64::from(t) <= limit);
+                }
+            }
+            if end > start {
+                return Some(Group { member, contact, start, end });
+            }
+        }
+        None
     }
 }
 
