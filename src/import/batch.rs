@@ -264,6 +264,9 @@ impl Batch {
         }
         if membership.pending.is_empty() {
             self.touched.push(index);
+            // Most memberships take one or two rows per chunk, and the repository may
+            // keep this vector as the history: no spare capacity up front.
+            membership.pending.reserve_exact(1);
         }
         membership.pending.push(transition);
         self.pending_rows += 1;

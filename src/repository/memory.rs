@@ -233,12 +233,14 @@ impl State {
             for t in &append.transitions {
                 log.push(t);
             }
-            self.contacts
-                .entry(append.contact)
-                .or_default()
-                .memberships
-                .get_or_insert(append.journey)
-                .extend(append.transitions);
+            let history =
+                self.contacts.entry(append.contact).or_default().memberships.get_or_insert(append.journey);
+            if history.is_empty() {
+                // A new membership keeps the commit's vector instead of copying it.
+                *history = append.transitions;
+            } else {
+                history.extend(append.transitions);
+            }
         }
     }
 }
