@@ -442,3 +442,27 @@ fn the_reports_serialize_to_json() {
     let json = serde_json::to_value(&gaps).unwrap();
     assert_eq!(json["dimensions"][0]["dimension"], "channel");
 }
+
+#[test]
+fn many_channels_are_counted_in_a_map_rather_than_an_array() {
+    let journey = referral();
+    let transitions = walk(&journey, "ada", &[("lead", 0)]);
+    // 600 channels, each touched twice in a row: 599 switches and 600 stays.
+    let channels: Vec<String> = (0..600).map(|i| format!("ch{i}")).collect();
+    let touchpoints: Vec<Touchpoint> = (0..1200)
+        .map(|n| {
+            tp(Tp {
+                id: &format!("t{n:04}"),
+                contact: "ada",
+                minutes: 1 + n as i64,
+                channel: &channels[n / 2],
+                ..BASE
+            })
+        })
+        .collect();
+    let log = InteractionLog::new(&journey, &transitions, &touchpoints).unwrap();
+    let report = GapReport::compute(&log, Scope::all(), &GapOptions::default());
+    let channel = &report.dimensions[0];
+    assert_eq!((channel.switch_count, channel.same.total()), (599, 600));
+    assert_eq!((channel.stages[0].same.stayed, channel.switches.len()), (600, 599));
+}

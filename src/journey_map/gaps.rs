@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
-use super::log::{InteractionLog, NONE};
+use super::log::{InteractionLog, NONE, StageCursor};
 use crate::analytics::Scope;
 use crate::model::ids::{JourneyId, StageKey};
 use crate::model::journey::{Journey, StageOutcome};
@@ -56,12 +56,10 @@ impl FollowUp {
         if total == 0 { 0.0 } else { (total - self.advanced) as f64 / total as f64 }
     }
 
-    fn add(&mut self, class: usize) {
-        match class {
-            ADVANCED => self.advanced += 1,
-            LOST => self.lost += 1,
-            _ => self.stayed += 1,
-        }
+    fn add(&mut self, other: &FollowUp) {
+        self.advanced += other.advanced;
+        self.stayed += other.stayed;
+        self.lost += other.lost;
     }
 
     fn from_counts(counts: [u64; 3]) -> Self {
@@ -151,60 +149,159 @@ impl GapOptions {
     }
 }
 
-/// Counts of (stage, from, to) → follow-up classes: dense while the key space is
-/// small, a hash map beyond.
-enum SwitchCounts {
-    Dense { keys: usize, counts: Vec<[u64; 3]> },
-    Sparse(HashMap<(u16, u16, u16), [u64; 3]>),
+/// Counts of (stage, from, to) → follow-up classes. Stage `stages` stands for "not
+/// in the journey yet", key `keys` for "no key", and `from == to` for staying on one
+/// key, so the hot loop counts every touchpoint without branching;
+/// [`cells`](Self::cells) leaves the first two out.
+trait Tally {
+    fn add(&mut self, row: usize, from: u16, to: u16, class: usize);
+    /// Every non-zero (stage, from, to, counts), `stage` below `stages` and keys
+    /// below `none`.
+    fn cells(&self, stages: usize, none: u16) -> Vec<(u16, u16, u16, [u64; 3])>;
+}
+
+/// Counts in an array: for the usual handful of channels, devices and departments.
+struct Dense {
+    width: usize,
+    counts: Vec<[u64; 3]>,
+}
+
+impl Tally for Dense {
+    #[inline]
+    fn add(&mut self, row: usize, from: u16, to: u16, class: usize) {
+        self.counts[(row * self.width + usize::from(from)) * self.width + usize::from(to)][class] += 1;
+    }
+
+    fn cells(&self, stages: usize, none: u16) -> Vec<(u16, u16, u16, [u64; 3])> {
+        let width = self.width;
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.iter().any(|&n| n > 0))
+            .filter_map(|(cell, c)| {
+                let to = u16::try_from(cell % width).ok()?;
+                let from = u16::try_from(cell / width % width).ok()?;
+                let stage = u16::try_from(cell / width / width).ok()?;
+                (usize::from(stage) < stages && from != none && to != none).then_some((stage, from, to, *c))
+            })
+            .collect()
+    }
+}
+
+/// Counts in a hash map: for a key space too large for an array.
+#[derive(Default)]
+struct Sparse(HashMap<(usize, u16, u16), [u64; 3]>);
+
+impl Tally for Sparse {
+    fn add(&mut self, row: usize, from: u16, to: u16, class: usize) {
+        self.0.entry((row, from, to)).or_default()[class] += 1;
+    }
+
+    fn cells(&self, stages: usize, none: u16) -> Vec<(u16, u16, u16, [u64; 3])> {
+        self.0
+            .iter()
+            .filter(|&(&(row, from, to), _)| row < stages && from != none && to != none)
+            .filter_map(|(&(row, from, to), &c)| Some((u16::try_from(row).ok()?, from, to, c)))
+            .collect()
+    }
+}
+
+/// A dimension's counts, dense or sparse.
+enum Counts {
+    Dense(Dense),
+    Sparse(Sparse),
 }
 
 /// Most dense cells a dimension's counts may use (each 24 bytes).
 const DENSE_CELLS_MAX: usize = 1 << 20;
 
-impl SwitchCounts {
+impl Counts {
     fn new(stages: usize, keys: usize) -> Self {
-        match stages.checked_mul(keys).and_then(|n| n.checked_mul(keys)) {
+        let width = keys + 1;
+        match (stages + 1).checked_mul(width).and_then(|n| n.checked_mul(width)) {
             Some(cells) if cells <= DENSE_CELLS_MAX => {
-                SwitchCounts::Dense { keys, counts: vec![[0; 3]; cells] }
+                Counts::Dense(Dense { width, counts: vec![[0; 3]; cells] })
             }
-            _ => SwitchCounts::Sparse(HashMap::new()),
-        }
-    }
-
-    fn add(&mut self, stage: u16, from: u16, to: u16, class: usize) {
-        match self {
-            SwitchCounts::Dense { keys, counts } => {
-                let cell = (usize::from(stage) * *keys + usize::from(from)) * *keys + usize::from(to);
-                counts[cell][class] += 1;
-            }
-            SwitchCounts::Sparse(map) => map.entry((stage, from, to)).or_default()[class] += 1,
-        }
-    }
-
-    /// Every non-zero (stage, from, to, counts).
-    fn cells(&self) -> Vec<(u16, u16, u16, [u64; 3])> {
-        match self {
-            SwitchCounts::Dense { keys, counts } => counts
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.iter().any(|&n| n > 0))
-                .filter_map(|(cell, c)| {
-                    let to = u16::try_from(cell % keys).ok()?;
-                    let from = u16::try_from(cell / keys % keys).ok()?;
-                    let stage = u16::try_from(cell / keys / keys).ok()?;
-                    Some((stage, from, to, *c))
-                })
-                .collect(),
-            SwitchCounts::Sparse(map) => map.iter().map(|(&(s, f, t), &c)| (s, f, t, c)).collect(),
+            _ => Counts::Sparse(Sparse::default()),
         }
     }
 }
 
-/// One dimension's counters.
-struct Tally {
-    switches: SwitchCounts,
-    /// Per stage: what followed touchpoints on the same key.
-    same: Vec<FollowUp>,
+impl Tally for Counts {
+    #[inline]
+    fn add(&mut self, row: usize, from: u16, to: u16, class: usize) {
+        match self {
+            Counts::Dense(d) => d.add(row, from, to, class),
+            Counts::Sparse(s) => s.add(row, from, to, class),
+        }
+    }
+
+    fn cells(&self, stages: usize, none: u16) -> Vec<(u16, u16, u16, [u64; 3])> {
+        match self {
+            Counts::Dense(d) => d.cells(stages, none),
+            Counts::Sparse(s) => s.cells(stages, none),
+        }
+    }
+}
+
+/// Counts every touchpoint of `log` in `scope` along the three dimensions: one pass.
+fn scan<T: Tally>(
+    log: &InteractionLog,
+    scope: &Scope<'_>,
+    window: i64,
+    nones: [u16; 3],
+    tallies: &mut [T; 3],
+) {
+    let stages = log.journey.stage_count();
+    let lost = lost_stages(&log.journey);
+    let tp = &log.tp;
+    for c in 0..log.contacts.len() {
+        let Some((touchpoints, mut cursor)) = log.visible(c, scope) else { continue };
+        let mut previous = nones;
+        let columns = tp.at[touchpoints.clone()]
+            .iter()
+            .zip(&tp.channel[touchpoints.clone()])
+            .zip(&tp.device[touchpoints.clone()])
+            .zip(&tp.department[touchpoints]);
+        let mut row = stages;
+        let mut next_at = cursor.next_at();
+        // What follows a touchpoint within the window of the next move, and the
+        // earliest touchpoint time that is within it.
+        let mut followed = STAYED;
+        let mut window_start = i64::MAX;
+        let settle =
+            |cursor: &StageCursor<'_>, row: &mut usize, followed: &mut usize, window_start: &mut i64| {
+                *row = usize::from(cursor.stage).min(stages);
+                (*followed, *window_start) = match cursor.upcoming() {
+                    Some((when, to)) => {
+                        let class = if lost[usize::from(to)] {
+                            LOST
+                        } else if to > cursor.stage {
+                            ADVANCED
+                        } else {
+                            STAYED
+                        };
+                        (class, when.saturating_sub(window))
+                    }
+                    None => (STAYED, i64::MAX),
+                };
+            };
+        settle(&cursor, &mut row, &mut followed, &mut window_start);
+        for (((&at, &channel), &device), &department) in columns {
+            if at > next_at {
+                while cursor.move_before(at).is_some() {}
+                next_at = cursor.next_at();
+                settle(&cursor, &mut row, &mut followed, &mut window_start);
+            }
+            let class = if at >= window_start { followed } else { STAYED };
+            for (d, key) in [channel, device, department].into_iter().enumerate() {
+                let key = key.min(nones[d]);
+                tallies[d].add(row, previous[d], key, class);
+                // A touchpoint without the key leaves the previous one standing.
+                previous[d] = if key == nones[d] { previous[d] } else { key };
+            }
+        }
+    }
 }
 
 /// Whether reaching `stage` means the contact is lost.
@@ -224,59 +321,25 @@ impl GapReport {
     /// touchpoints up to its as-of instant.
     pub fn compute(log: &InteractionLog, scope: Scope<'_>, options: &GapOptions) -> GapReport {
         let stages = log.journey.stage_count();
-        let lost = lost_stages(&log.journey);
         let window = options.window.num_milliseconds();
         let key_counts = [log.channels.len(), log.devices.len(), log.departments.len()];
-        let mut tallies = key_counts.map(|keys| Tally {
-            switches: SwitchCounts::new(stages, keys),
-            same: vec![FollowUp::default(); stages],
-        });
-        let tp = &log.tp;
-        let columns = [&tp.channel, &tp.device, &tp.department];
-        for c in 0..log.contacts.len() {
-            let Some((touchpoints, mut cursor)) = log.visible(c, &scope) else { continue };
-            let mut previous = [NONE; 3];
-            for i in touchpoints {
-                let at = tp.at[i];
-                while cursor.move_before(at).is_some() {}
-                let stage = cursor.stage;
-                let current = [columns[0][i], columns[1][i], columns[2][i]];
-                if stage != NONE {
-                    let class = match cursor.upcoming() {
-                        Some((when, to)) if when - at <= window => {
-                            if lost[usize::from(to)] {
-                                LOST
-                            } else if to > stage {
-                                ADVANCED
-                            } else {
-                                STAYED
-                            }
-                        }
-                        _ => STAYED,
-                    };
-                    for d in 0..3 {
-                        let (from, to) = (previous[d], current[d]);
-                        if from == NONE || to == NONE {
-                            continue;
-                        }
-                        if from == to {
-                            tallies[d].same[usize::from(stage)].add(class);
-                        } else {
-                            tallies[d].switches.add(stage, from, to, class);
-                        }
-                    }
-                }
-                for d in 0..3 {
-                    if current[d] != NONE {
-                        previous[d] = current[d];
-                    }
-                }
+        let nones = key_counts.map(|keys| u16::try_from(keys).unwrap_or(NONE));
+        let tallies = match key_counts.map(|keys| Counts::new(stages, keys)) {
+            [Counts::Dense(a), Counts::Dense(b), Counts::Dense(c)] => {
+                // The usual case, monomorphic: no dispatch per count.
+                let mut dense = [a, b, c];
+                scan(log, &scope, window, nones, &mut dense);
+                dense.map(Counts::Dense)
             }
-        }
+            mut mixed => {
+                scan(log, &scope, window, nones, &mut mixed);
+                mixed
+            }
+        };
         let dimensions = GapDimension::ALL
             .into_iter()
-            .zip(tallies)
-            .map(|(dimension, tally)| dimension_report(log, dimension, &tally))
+            .zip(tallies.iter().zip(nones))
+            .map(|(dimension, (tally, none))| dimension_report(log, dimension, tally, none))
             .collect();
         GapReport {
             journey: log.journey.id().clone(),
@@ -300,10 +363,9 @@ fn row(
     dimension: GapDimension,
     from: u16,
     to: u16,
-    counts: [u64; 3],
+    followed: FollowUp,
     same: &FollowUp,
 ) -> SwitchRow {
-    let followed = FollowUp::from_counts(counts);
     let drop_off = followed.drop_off();
     SwitchRow {
         from: key_name(log, dimension, from),
@@ -323,24 +385,29 @@ fn rank(rows: &mut [SwitchRow]) {
     });
 }
 
-fn dimension_report(log: &InteractionLog, dimension: GapDimension, tally: &Tally) -> DimensionGaps {
-    let cells = tally.switches.cells();
+fn dimension_report(
+    log: &InteractionLog,
+    dimension: GapDimension,
+    tally: &Counts,
+    none: u16,
+) -> DimensionGaps {
+    let stages = log.journey.stage_count();
+    let (same_cells, cells): (Vec<_>, Vec<_>) =
+        tally.cells(stages, none).into_iter().partition(|c| c.1 == c.2);
+    let mut stage_same = vec![FollowUp::default(); stages];
     let mut same = FollowUp::default();
-    for stage in &tally.same {
-        same.advanced += stage.advanced;
-        same.stayed += stage.stayed;
-        same.lost += stage.lost;
+    for &(s, _, _, counts) in &same_cells {
+        let followed = FollowUp::from_counts(counts);
+        stage_same[usize::from(s)].add(&followed);
+        same.add(&followed);
     }
-    let mut overall: HashMap<(u16, u16), [u64; 3]> = HashMap::new();
+    let mut overall: HashMap<(u16, u16), FollowUp> = HashMap::new();
     for &(_, from, to, counts) in &cells {
-        let sum = overall.entry((from, to)).or_default();
-        for class in 0..3 {
-            sum[class] += counts[class];
-        }
+        overall.entry((from, to)).or_default().add(&FollowUp::from_counts(counts));
     }
     let mut switches: Vec<SwitchRow> = overall
         .into_iter()
-        .map(|((from, to), counts)| row(log, dimension, from, to, counts, &same))
+        .map(|((from, to), followed)| row(log, dimension, from, to, followed, &same))
         .collect();
     rank(&mut switches);
     let stages = log
@@ -348,11 +415,13 @@ fn dimension_report(log: &InteractionLog, dimension: GapDimension, tally: &Tally
         .stages()
         .enumerate()
         .map(|(s, stage)| {
-            let stage_same = tally.same[s];
+            let stage_same = stage_same[s];
             let mut switches: Vec<SwitchRow> = cells
                 .iter()
                 .filter(|cell| usize::from(cell.0) == s)
-                .map(|&(_, from, to, counts)| row(log, dimension, from, to, counts, &stage_same))
+                .map(|&(_, from, to, counts)| {
+                    row(log, dimension, from, to, FollowUp::from_counts(counts), &stage_same)
+                })
                 .collect();
             rank(&mut switches);
             StageGaps { stage: stage.key().clone(), switches, same: stage_same }

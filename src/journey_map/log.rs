@@ -435,6 +435,13 @@ impl<'a> StageCursor<'a> {
         Some(to)
     }
 
+    /// When the next move happens (`i64::MAX` after the last): a hot loop compares
+    /// each touchpoint's time with it and walks the cursor only when it is passed.
+    #[inline]
+    pub(super) fn next_at(&self) -> i64 {
+        self.at.get(self.next).copied().unwrap_or(i64::MAX)
+    }
+
     /// Whether the contact has no transition to walk.
     pub(super) fn is_empty(&self) -> bool {
         self.at.is_empty()

@@ -144,17 +144,20 @@ fn count(log: &InteractionLog, scope: &Scope<'_>) -> Counters {
     let next: Vec<u16> = (0..stages)
         .map(|s| log.journey.next_stage_index(s).and_then(|n| u16::try_from(n).ok()).unwrap_or(NONE))
         .collect();
+    // One row per stage plus a last row for touchpoints before entry, and a last
+    // outcome column for "no outcome": the hot loop then counts without branching.
+    let rows = stages + 1;
     let mut k = Counters {
         channels,
         interactions,
         outcomes,
         passed: vec![0; stages],
         marked_by: vec![0; stages],
-        by_channel: vec![0; stages * channels],
-        by_interaction: vec![0; stages * interactions],
-        by_outcome: vec![0; stages * outcomes],
-        sentiment_sum: vec![0.0; stages],
-        sentiment_count: vec![0; stages],
+        by_channel: vec![0; rows * channels],
+        by_interaction: vec![0; rows * interactions],
+        by_outcome: vec![0; rows * (outcomes + 1)],
+        sentiment_sum: vec![0.0; rows],
+        sentiment_count: vec![0; rows],
         stays: vec![0; stages * (channels + 1)],
         advanced: vec![0; stages * (channels + 1)],
         before_entry: 0,
@@ -162,6 +165,14 @@ fn count(log: &InteractionLog, scope: &Scope<'_>) -> Counters {
         touchpoints: 0,
     };
     let tp = &log.tp;
+    // The per-touchpoint counters as plain slices, apart from those `enter` updates.
+    let (mut by_channel, mut by_interaction, mut by_outcome) = (
+        std::mem::take(&mut k.by_channel),
+        std::mem::take(&mut k.by_interaction),
+        std::mem::take(&mut k.by_outcome),
+    );
+    let (mut sentiment_sum, mut sentiment_count) =
+        (std::mem::take(&mut k.sentiment_sum), std::mem::take(&mut k.sentiment_count));
     for c in 0..log.contacts.len() {
         let Some((touchpoints, mut cursor)) = log.visible(c, scope) else { continue };
         if touchpoints.is_empty() && cursor.is_empty() {
@@ -187,27 +198,30 @@ fn count(log: &InteractionLog, scope: &Scope<'_>) -> Counters {
             }
         };
         k.touchpoints += touchpoints.len() as u64;
-        for i in touchpoints {
-            while let Some(to) = cursor.move_before(tp.at[i]) {
-                enter(&mut k, &mut stage, &mut last_channel, to);
+        let columns = tp.at[touchpoints.clone()]
+            .iter()
+            .zip(&tp.channel[touchpoints.clone()])
+            .zip(&tp.interaction[touchpoints.clone()])
+            .zip(&tp.outcome[touchpoints.clone()])
+            .zip(&tp.sentiment[touchpoints]);
+        // The counters' row for the current stage (the last row before entry).
+        let mut row = stages;
+        let mut next_at = cursor.next_at();
+        for ((((&at, &channel), &interaction), &outcome), &sentiment) in columns {
+            if at > next_at {
+                while let Some(to) = cursor.move_before(at) {
+                    enter(&mut k, &mut stage, &mut last_channel, to);
+                }
+                next_at = cursor.next_at();
+                row = usize::from(stage).min(stages);
             }
-            if stage == NONE {
-                k.before_entry += 1;
-                continue;
-            }
-            let s = usize::from(stage);
-            let channel = usize::from(tp.channel[i]);
-            k.by_channel[s * channels + channel] += 1;
-            k.by_interaction[s * interactions + usize::from(tp.interaction[i])] += 1;
-            let outcome = tp.outcome[i];
-            if outcome != NONE {
-                k.by_outcome[s * outcomes + usize::from(outcome)] += 1;
-            }
-            let sentiment = tp.sentiment[i];
-            if !sentiment.is_nan() {
-                k.sentiment_sum[s] += sentiment;
-                k.sentiment_count[s] += 1;
-            }
+            let channel = usize::from(channel);
+            by_channel[row * channels + channel] += 1;
+            by_interaction[row * interactions + usize::from(interaction)] += 1;
+            by_outcome[row * (outcomes + 1) + usize::from(outcome).min(outcomes)] += 1;
+            let measured = !sentiment.is_nan();
+            sentiment_sum[row] += if measured { sentiment } else { 0.0 };
+            sentiment_count[row] += u64::from(measured);
             last_channel = channel;
         }
         while let Some(to) = cursor.take() {
@@ -217,6 +231,9 @@ fn count(log: &InteractionLog, scope: &Scope<'_>) -> Counters {
             k.stays[usize::from(stage) * (channels + 1) + last_channel] += 1;
         }
     }
+    (k.by_channel, k.by_interaction, k.by_outcome) = (by_channel, by_interaction, by_outcome);
+    (k.sentiment_sum, k.sentiment_count) = (sentiment_sum, sentiment_count);
+    k.before_entry = k.by_channel[stages * channels..].iter().sum();
     k
 }
 
@@ -286,7 +303,7 @@ fn report(log: &InteractionLog, k: Counters, options: &MapOptions) -> JourneyMap
                 sentiment_count: k.sentiment_count[s],
                 top_outcomes: shares(
                     &log.outcomes,
-                    &k.by_outcome[s * k.outcomes..(s + 1) * k.outcomes],
+                    &k.by_outcome[s * (k.outcomes + 1)..s * (k.outcomes + 1) + k.outcomes],
                     touchpoints,
                     options.top_outcomes,
                 ),
