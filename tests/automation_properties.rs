@@ -193,6 +193,22 @@ proptest! {
     }
 
     #[test]
+    fn the_indexed_matching_agrees_with_evaluating_each_rule_s_tree(
+        rules in rule_set(), event in event(), state in state(),
+    ) {
+        // `evaluate` matches through the per-trigger index and shared comparisons;
+        // `explain` evaluates every rule's trees one by one.
+        let explanation = Automations::new(rules, journeys()).unwrap().explain(&event, &state, t0());
+        for rule in &explanation.rules {
+            let holds = |part: &Option<journeys::automation::condition::ConditionExplanation>| {
+                part.as_ref().is_none_or(|p| p.verdict.holds())
+            };
+            let expected = rule.enabled && rule.trigger_matched && holds(&rule.scope) && holds(&rule.conditions);
+            prop_assert_eq!(rule.fired, expected, "{:?}", rule);
+        }
+    }
+
+    #[test]
     fn a_rule_set_round_tripped_through_json_evaluates_identically(
         rules in rule_set(), event in event(), state in state(),
     ) {

@@ -293,6 +293,26 @@ impl Verdict {
         if b { Verdict::True } else { Verdict::False }
     }
 
+    /// A verdict as a non-zero byte (0 means undecided).
+    fn code(self) -> u8 {
+        match self {
+            Verdict::True => 1,
+            Verdict::False => 2,
+            Verdict::Missing => 3,
+            Verdict::TypeMismatch => 4,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(Verdict::True),
+            2 => Some(Verdict::False),
+            3 => Some(Verdict::Missing),
+            4 => Some(Verdict::TypeMismatch),
+            _ => None,
+        }
+    }
+
     fn all(self, next: Verdict) -> Verdict {
         match (self, next) {
             (Verdict::False, _) | (_, Verdict::False) => Verdict::False,
@@ -318,13 +338,52 @@ impl Verdict {
     }
 }
 
-/// The distinct fields compiled conditions read, each read once per evaluation.
+/// The distinct fields compiled conditions read and the distinct comparisons they
+/// make: an evaluation reads each field once, and decides each comparison at most
+/// once however many rules share it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct FieldTable {
     fields: IndexSet<Field>,
+    predicates: Vec<Predicate>,
+}
+
+/// Up to this many fields and comparisons, an evaluation keeps them on the stack.
+const ON_STACK: usize = 16;
+const PREDICATES_ON_STACK: usize = 256;
+
+/// The fields read for one evaluation and the comparisons decided so far.
+pub(crate) struct Reading<'r, 'a> {
+    slots: &'r [Option<ValueRef<'a>>],
+    predicates: &'r [Predicate],
+    /// Per comparison: 0 while undecided, else its verdict's code.
+    decided: &'r mut [u8],
+}
+
+impl Reading<'_, '_> {
+    /// The verdict of predicate `index`, decided on first use.
+    #[inline]
+    pub(crate) fn verdict(&mut self, index: usize) -> Verdict {
+        let Some(predicate) = self.predicates.get(index) else {
+            return Verdict::Missing;
+        };
+        let decided = self.decided.get_mut(index);
+        if let Some(known) = decided.as_deref().copied().and_then(Verdict::from_code) {
+            return known;
+        }
+        let verdict = predicate.decide(self.slots.get(predicate.slot).copied().flatten());
+        if let Some(code) = decided {
+            *code = verdict.code();
+        }
+        verdict
+    }
 }
 
 impl FieldTable {
+    /// How many distinct comparisons the table holds.
+    pub(crate) fn predicate_count(&self) -> usize {
+        self.predicates.len()
+    }
+
     fn intern(&mut self, field: &Field) -> usize {
         match self.fields.get_index_of(field) {
             Some(slot) => slot,
@@ -332,24 +391,45 @@ impl FieldTable {
         }
     }
 
-    /// Reads every field from `source` once and runs `f` over the values, in slot
-    /// order; a small table's values stay on the stack.
-    pub(crate) fn with_slots<'a, S: FieldSource + ?Sized, R>(
+    fn predicate(&mut self, predicate: Predicate) -> usize {
+        match self.predicates.iter().position(|known| *known == predicate) {
+            Some(index) => index,
+            None => {
+                self.predicates.push(predicate);
+                self.predicates.len() - 1
+            }
+        }
+    }
+
+    /// Reads every field from `source` once and runs `f` over the values; a small
+    /// table's values and verdicts stay on the stack.
+    pub(crate) fn with_reading<'a, S: FieldSource + ?Sized, R>(
         &self,
         source: &'a S,
-        f: impl FnOnce(&[Option<ValueRef<'a>>]) -> R,
+        f: impl FnOnce(&mut Reading<'_, 'a>) -> R,
     ) -> R {
-        const ON_STACK: usize = 16;
-        if self.fields.len() <= ON_STACK {
-            let mut slots = [None; ON_STACK];
-            for (slot, field) in slots.iter_mut().zip(&self.fields) {
+        let fields = self.fields.len();
+        let mut on_stack = [None; ON_STACK];
+        let on_heap: Vec<_>;
+        let slots = if fields <= ON_STACK {
+            for (slot, field) in on_stack.iter_mut().zip(&self.fields) {
                 *slot = source.read(field);
             }
-            f(&slots[..self.fields.len()])
+            &on_stack[..fields]
         } else {
-            let slots: Vec<_> = self.fields.iter().map(|field| source.read(field)).collect();
-            f(&slots)
-        }
+            on_heap = self.fields.iter().map(|field| source.read(field)).collect();
+            &on_heap[..]
+        };
+        let count = self.predicates.len();
+        let mut decided_on_stack = [0u8; PREDICATES_ON_STACK];
+        let mut decided_on_heap: Vec<u8>;
+        let decided = if count <= PREDICATES_ON_STACK {
+            &mut decided_on_stack[..count]
+        } else {
+            decided_on_heap = vec![0; count];
+            &mut decided_on_heap[..]
+        };
+        f(&mut Reading { slots, predicates: &self.predicates, decided })
     }
 
     pub(crate) fn field(&self, slot: usize) -> Option<&Field> {
@@ -357,14 +437,100 @@ impl FieldTable {
     }
 }
 
-/// A compiled comparison.
+/// A distinct comparison of a [`FieldTable`]: a slot, an operator and a value.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Compare {
+pub(crate) struct Predicate {
     slot: usize,
     op: Op,
     value: Option<Value>,
+    /// The comparison prepared for the common cases.
+    fast: Fast,
+}
+
+impl Predicate {
+    /// The verdict on the value read.
+    #[inline]
+    fn decide(&self, read: Option<ValueRef<'_>>) -> Verdict {
+        match (&self.fast, read) {
+            // Numbers are finite: they always compare.
+            (Fast::Number { holds, literal }, Some(ValueRef::Number(n))) => {
+                n.partial_cmp(literal).map_or(Verdict::TypeMismatch, |o| holds.hold(o))
+            }
+            (Fast::Text { holds, literal }, Some(ValueRef::String(text))) => {
+                if holds.0 == Orderings::EQUAL {
+                    Verdict::of(text == &**literal)
+                } else {
+                    holds.hold(text.cmp(literal))
+                }
+            }
+            _ => compare(self.op, read, self.value.as_ref()),
+        }
+    }
+}
+
+/// A compiled comparison: one of its table's predicates, where it stands.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Compare {
+    predicate: usize,
     /// The JSON pointer of the comparison, for explanations.
     path: Box<str>,
+}
+
+/// An ordering comparison of a number or text literal, decided without looking at
+/// the operator again: which orderings of `read` against the literal hold.
+#[derive(Clone, Debug, PartialEq)]
+enum Fast {
+    Number {
+        holds: Orderings,
+        literal: f64,
+    },
+    Text {
+        holds: Orderings,
+        literal: Box<str>,
+    },
+    /// Any other comparison: decided by [`compare`].
+    General,
+}
+
+/// A set of [`std::cmp::Ordering`]s, one bit each.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Orderings(u8);
+
+impl Orderings {
+    const LESS: u8 = 1;
+    const EQUAL: u8 = 2;
+    const GREATER: u8 = 4;
+
+    fn of(op: Op) -> Option<Self> {
+        Some(Orderings(match op {
+            Op::Eq => Self::EQUAL,
+            Op::Ne => Self::LESS | Self::GREATER,
+            Op::Lt => Self::LESS,
+            Op::Le => Self::LESS | Self::EQUAL,
+            Op::Gt => Self::GREATER,
+            Op::Ge => Self::GREATER | Self::EQUAL,
+            Op::In | Op::Contains | Op::StartsWith | Op::Exists => return None,
+        }))
+    }
+
+    fn hold(self, ordering: std::cmp::Ordering) -> Verdict {
+        let bit = match ordering {
+            std::cmp::Ordering::Less => Self::LESS,
+            std::cmp::Ordering::Equal => Self::EQUAL,
+            std::cmp::Ordering::Greater => Self::GREATER,
+        };
+        Verdict::of(self.0 & bit != 0)
+    }
+}
+
+impl Fast {
+    fn new(op: Op, value: Option<&Value>) -> Self {
+        match (Orderings::of(op), value) {
+            (Some(holds), Some(Value::Number(n))) => Fast::Number { holds, literal: *n },
+            (Some(holds), Some(Value::String(s))) => Fast::Text { holds, literal: s.as_str().into() },
+            _ => Fast::General,
+        }
+    }
 }
 
 /// A compiled condition tree over a [`FieldTable`]'s slots.
@@ -381,7 +547,7 @@ pub(crate) enum Node {
 pub(crate) trait Observer {
     /// Whether groups stop at the first part that decides them.
     const SHORT_CIRCUIT: bool;
-    fn compared(&mut self, compare: &Compare, read: Option<ValueRef<'_>>, verdict: Verdict);
+    fn compared(&mut self, path: &str, predicate: &Predicate, read: Option<ValueRef<'_>>, verdict: Verdict);
 }
 
 /// The observer of the fast path.
@@ -389,7 +555,7 @@ pub(crate) struct Quiet;
 
 impl Observer for Quiet {
     const SHORT_CIRCUIT: bool = true;
-    fn compared(&mut self, _: &Compare, _: Option<ValueRef<'_>>, _: Verdict) {}
+    fn compared(&mut self, _: &str, _: &Predicate, _: Option<ValueRef<'_>>, _: Verdict) {}
 }
 
 /// What one comparison read and decided.
@@ -418,13 +584,13 @@ pub(crate) struct Tracer<'t> {
 
 impl Observer for Tracer<'_> {
     const SHORT_CIRCUIT: bool = false;
-    fn compared(&mut self, compare: &Compare, read: Option<ValueRef<'_>>, verdict: Verdict) {
-        let Some(field) = self.fields.field(compare.slot) else { return };
+    fn compared(&mut self, path: &str, predicate: &Predicate, read: Option<ValueRef<'_>>, verdict: Verdict) {
+        let Some(field) = self.fields.field(predicate.slot) else { return };
         self.trace.push(ComparisonTrace {
-            path: compare.path.to_string(),
+            path: path.to_owned(),
             field: field.clone(),
-            op: compare.op,
-            value: compare.value.clone(),
+            op: predicate.op,
+            value: predicate.value.clone(),
             read: read.map(ValueRef::to_value),
             verdict,
         });
@@ -540,23 +706,21 @@ impl Node {
             Condition::Compare(c) => {
                 check_operand(c.op, c.value.as_ref(), types(&c.field))
                     .map_err(|(segment, cause)| nested(path, segment, |path| invalid(path, cause)))?;
-                Node::Compare(Compare {
-                    slot: fields.intern(&c.field),
-                    op: c.op,
-                    value: c.value.clone(),
-                    path: path.as_str().into(),
-                })
+                let slot = fields.intern(&c.field);
+                let fast = Fast::new(c.op, c.value.as_ref());
+                let predicate = fields.predicate(Predicate { slot, op: c.op, value: c.value.clone(), fast });
+                Node::Compare(Compare { predicate, path: path.as_str().into() })
             }
         })
     }
 
-    /// The verdict over fields read into `slots`.
-    pub(crate) fn eval<O: Observer>(&self, slots: &[Option<ValueRef<'_>>], observer: &mut O) -> Verdict {
+    /// The verdict over the fields of `reading`.
+    pub(crate) fn eval<O: Observer>(&self, reading: &mut Reading<'_, '_>, observer: &mut O) -> Verdict {
         match self {
             Node::All(parts) => {
                 let mut verdict = Verdict::True;
                 for part in parts {
-                    verdict = verdict.all(part.eval(slots, observer));
+                    verdict = verdict.all(part.eval(reading, observer));
                     if O::SHORT_CIRCUIT && verdict == Verdict::False {
                         break;
                     }
@@ -566,20 +730,35 @@ impl Node {
             Node::Any(parts) => {
                 let mut verdict = Verdict::False;
                 for part in parts {
-                    verdict = verdict.any(part.eval(slots, observer));
+                    verdict = verdict.any(part.eval(reading, observer));
                     if O::SHORT_CIRCUIT && verdict == Verdict::True {
                         break;
                     }
                 }
                 verdict
             }
-            Node::Not(part) => part.eval(slots, observer).not(),
+            Node::Not(part) => part.eval(reading, observer).not(),
             Node::Compare(c) => {
-                let read = slots.get(c.slot).copied().flatten();
-                let verdict = compare(c.op, read, c.value.as_ref());
-                observer.compared(c, read, verdict);
+                let verdict = reading.verdict(c.predicate);
+                if let Some(predicate) = reading.predicates.get(c.predicate) {
+                    let read = reading.slots.get(predicate.slot).copied().flatten();
+                    observer.compared(&c.path, predicate, read, verdict);
+                }
                 verdict
             }
+        }
+    }
+
+    /// The predicates this node requires to be true, if it is a conjunction of
+    /// comparisons (pushed onto `out`); `false` if it has an `any` or a `not`.
+    pub(crate) fn conjuncts(&self, out: &mut Vec<usize>) -> bool {
+        match self {
+            Node::All(parts) => parts.iter().all(|part| part.conjuncts(out)),
+            Node::Compare(c) => {
+                out.push(c.predicate);
+                true
+            }
+            Node::Any(_) | Node::Not(_) => false,
         }
     }
 }
@@ -668,7 +847,7 @@ impl CompiledCondition {
     }
 
     fn run<S: FieldSource + ?Sized, O: Observer>(&self, source: &S, observer: &mut O) -> Verdict {
-        self.fields.with_slots(source, |slots| self.root.eval(slots, observer))
+        self.fields.with_reading(source, |reading| self.root.eval(reading, observer))
     }
 
     /// The distinct fields the condition reads, in first-use order.

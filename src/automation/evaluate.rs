@@ -17,7 +17,9 @@ use std::collections::{BTreeMap, VecDeque};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::condition::{ConditionExplanation, Field, FieldSource, Node, Observer, Quiet, Tracer, Verdict};
+use super::condition::{
+    ConditionExplanation, Field, FieldSource, Node, Observer, Quiet, Reading, Tracer, Verdict,
+};
 use super::event::{Event, EventKind};
 use super::rule::{EffectKind, Outcome};
 use super::ruleset::{Automations, CompiledRule, Group};
@@ -87,6 +89,14 @@ pub fn event_key(contact: &ContactId, event: &EventId) -> IdempotencyKey {
         let hashed = format!("event/{:016x}/{:016x}", fnv1a(contact.as_str()), fnv1a(event.as_str()));
         IdempotencyKey::new(hashed).unwrap_or_else(|_| unreachable!("a short printable key"))
     })
+}
+
+/// The dedupe key of outcome `index` of `rule` for the event with key `event`.
+fn dedupe_key(event: &IdempotencyKey, rule: &RuleId, index: usize) -> String {
+    use std::fmt::Write as _;
+    let mut key = String::with_capacity(event.as_str().len() + rule.as_str().len() + 8);
+    let _infallible = write!(key, "{event}/{rule}/{index}");
+    key
 }
 
 /// FNV-1a: a fixed, portable hash.
@@ -312,7 +322,8 @@ pub struct Explanation {
 /// A cascade in progress: the state so far and the rules fired.
 struct Run<'s> {
     root: &'s Event,
-    key: IdempotencyKey,
+    /// The event's idempotency key, made when an outcome first needs it.
+    key: Option<IdempotencyKey>,
     now: DateTime<Utc>,
     state: Cow<'s, ContactState>,
     /// Positions of the rules fired so far.
@@ -322,12 +333,18 @@ struct Run<'s> {
 }
 
 impl CompiledRule {
+    /// Whether trigger filters, scope and conditions all hold.
+    pub(crate) fn holds(&self, reading: &mut Reading<'_, '_>) -> bool {
+        let [t, s, c] = self.judge(reading, [&mut Quiet, &mut Quiet, &mut Quiet]);
+        t.holds() && s.holds() && c.holds()
+    }
+
     /// The verdicts of trigger filters, scope and conditions, stopping at the first
     /// that fails when the observers do.
-    fn judge<O: Observer>(&self, slots: &[Option<ValueRef<'_>>], observers: [&mut O; 3]) -> [Verdict; 3] {
+    fn judge<O: Observer>(&self, reading: &mut Reading<'_, '_>, observers: [&mut O; 3]) -> [Verdict; 3] {
         let [trigger, scope, conditions] = observers;
-        let check = |node: &Option<Node>, observer: &mut O| {
-            node.as_ref().map_or(Verdict::True, |n| n.eval(slots, observer))
+        let mut check = |node: &Option<Node>, observer: &mut O| {
+            node.as_ref().map_or(Verdict::True, |n| n.eval(reading, observer))
         };
         let t = check(&self.trigger, trigger);
         if O::SHORT_CIRCUIT && t != Verdict::True {
@@ -348,7 +365,7 @@ impl Automations {
     pub fn evaluate(&self, event: &Event, state: &ContactState, now: DateTime<Utc>) -> Evaluation {
         let mut run = Run {
             root: event,
-            key: event_key(&event.contact, &event.id),
+            key: None,
             now,
             state: Cow::Borrowed(state),
             fired: Vec::new(),
@@ -380,7 +397,7 @@ impl Automations {
         let evaluation = self.evaluate(event, state, now);
         let group = self.group(event);
         let facts = Facts { event, state };
-        let rules = group.fields.with_slots(&facts, |slots| {
+        let rules = group.fields.with_reading(&facts, |reading| {
             self.rules
                 .iter()
                 .enumerate()
@@ -407,7 +424,7 @@ impl Automations {
                             [(); 3].map(|()| Tracer { fields: &group.fields, trace: Vec::new() });
                         let [t, s, c] = {
                             let [a, b, d] = &mut tracers;
-                            compiled.judge(slots, [a, b, d])
+                            compiled.judge(reading, [a, b, d])
                         };
                         let [tt, st, ct] = tracers.map(|tracer| tracer.trace);
                         let explained = |verdict, comparisons| ConditionExplanation { verdict, comparisons };
@@ -428,16 +445,7 @@ impl Automations {
     fn step(&self, event: &Event, depth: u32, step: Option<usize>, run: &mut Run<'_>) -> Vec<Firing> {
         let group: &Group = self.group(event);
         let facts = Facts { event, state: &run.state };
-        let matched: Vec<&CompiledRule> = group.fields.with_slots(&facts, |slots| {
-            group
-                .rules
-                .iter()
-                .filter(|rule| {
-                    let [t, s, c] = rule.judge(slots, [&mut Quiet, &mut Quiet, &mut Quiet]);
-                    t.holds() && s.holds() && c.holds()
-                })
-                .collect()
-        });
+        let matched = group.fields.with_reading(&facts, |reading| group.matching(reading));
         let mut firings = Vec::new();
         for compiled in matched {
             if run.fired.contains(&compiled.order) {
@@ -506,6 +514,12 @@ impl Automations {
     ) -> OutcomeResult {
         let root = run.root;
         let contact = &root.contact;
+        if let Outcome::SetAttribute { attribute, value } = outcome {
+            let attributes = &mut run.state.to_mut().contact.attributes;
+            let from = attributes.insert(attribute.clone(), value.clone());
+            return OutcomeResult::AttributeSet { attribute: attribute.clone(), from, to: value.clone() };
+        }
+        let event_key = run.key.get_or_insert_with(|| event_key(contact, &root.id)).clone();
         let request = |target| Move {
             contact: contact.clone(),
             target,
@@ -513,7 +527,7 @@ impl Automations {
             recorded_at: run.now,
             source: Source::automation(rule.clone()),
             touchpoint: None,
-            idempotency_key: Some(run.key.clone()),
+            idempotency_key: Some(event_key.clone()),
         };
         let (journey, request) = match outcome {
             Outcome::MoveToStage { journey, stage } => (journey, request(Target::Stage(stage.clone()))),
@@ -529,11 +543,6 @@ impl Automations {
                 status_move.source = Source::enrollment_status();
                 (self.system.id(), status_move)
             }
-            Outcome::SetAttribute { attribute, value } => {
-                let attributes = &mut run.state.to_mut().contact.attributes;
-                let from = attributes.insert(attribute.clone(), value.clone());
-                return OutcomeResult::AttributeSet { attribute: attribute.clone(), from, to: value.clone() };
-            }
             external => {
                 let Some((kind, key, data)) = external.effect() else {
                     unreachable!("every other outcome is an effect")
@@ -546,7 +555,7 @@ impl Automations {
                         contact: contact.clone(),
                         rule: rule.clone(),
                         event: run.root.id.clone(),
-                        dedupe_key: format!("{}/{rule}/{index}", run.key),
+                        dedupe_key: dedupe_key(&event_key, rule, index),
                     },
                 };
             }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use super::condition::{Condition, Field, FieldTable, Node, Op};
+use super::condition::{Condition, Field, FieldTable, Node, Op, Reading, Verdict};
 use super::event::{Event, EventKind, EventType, FieldType};
 use super::rule::{Outcome, Rule, Scope};
 use crate::error::DomainError;
@@ -59,7 +59,18 @@ pub struct Automations {
 pub(crate) struct Group {
     pub(crate) fields: FieldTable,
     pub(crate) rules: Vec<CompiledRule>,
+    /// The rules whose trigger filters, scope and conditions are one conjunction of
+    /// comparisons, as a bit set over `rules`: they match when each comparison holds.
+    conjunctive: Vec<u64>,
+    /// Per predicate, the conjunctive rules that need it to hold: a bit set of
+    /// `conjunctive.len()` words each, one after the other.
+    needs: Vec<u64>,
+    /// The other rules (with an `any` or a `not`), evaluated as trees.
+    general: Vec<usize>,
 }
+
+/// Up to this many 64-rule words, matching keeps its bit set on the stack.
+const WORDS_ON_STACK: usize = 4;
 
 /// A rule's checks, compiled into its group's slots.
 #[derive(Clone, Debug)]
@@ -150,6 +161,9 @@ impl Automations {
                 }
             }
         }
+        automations.builtin.iter_mut().for_each(Group::index);
+        automations.custom.values_mut().for_each(Group::index);
+        automations.custom_other.index();
         automations.rules = rules;
         Ok(automations)
     }
@@ -318,6 +332,78 @@ fn check_filters(rule: &Rule, known: &BTreeMap<JourneyId, Arc<Journey>>) -> Resu
 }
 
 impl Group {
+    /// Indexes the conjunctive rules by the predicates they need.
+    fn index(&mut self) {
+        let words = self.rules.len().div_ceil(64);
+        self.conjunctive = vec![0; words];
+        self.needs = vec![0; words * self.fields.predicate_count()];
+        self.general.clear();
+        for (i, rule) in self.rules.iter().enumerate() {
+            let mut needed = Vec::new();
+            let parts = [&rule.trigger, &rule.scope, &rule.conditions];
+            if parts.into_iter().flatten().all(|node| node.conjuncts(&mut needed)) {
+                self.conjunctive[i / 64] |= 1 << (i % 64);
+                for predicate in needed {
+                    if let Some(word) = self.needs.get_mut(predicate * words + i / 64) {
+                        *word |= 1 << (i % 64);
+                    }
+                }
+            } else {
+                self.general.push(i);
+            }
+        }
+    }
+
+    /// The rules whose trigger filters, scope and conditions all hold on `reading`, in
+    /// order. Each distinct comparison is decided once, and only while a rule that
+    /// needs it is still alive.
+    pub(crate) fn matching(&self, reading: &mut Reading<'_, '_>) -> Vec<&CompiledRule> {
+        let words = self.conjunctive.len();
+        let mut on_stack = [0u64; WORDS_ON_STACK];
+        let mut on_heap: Vec<u64>;
+        let alive = if words <= WORDS_ON_STACK {
+            &mut on_stack[..words]
+        } else {
+            on_heap = vec![0; words];
+            &mut on_heap[..]
+        };
+        alive.copy_from_slice(&self.conjunctive);
+        if words == 1 {
+            // Up to 64 rules, the common case: one word, no inner loops.
+            let mut live = alive[0];
+            for (predicate, need) in self.needs.iter().enumerate() {
+                if live == 0 {
+                    break;
+                }
+                if need & live != 0 && reading.verdict(predicate) != Verdict::True {
+                    live &= !need;
+                }
+            }
+            alive[0] = live;
+        } else if words > 1 {
+            for (predicate, needs) in self.needs.chunks_exact(words).enumerate() {
+                let wanted = needs.iter().zip(alive.iter()).any(|(need, live)| need & live != 0);
+                if wanted && reading.verdict(predicate) != Verdict::True {
+                    alive.iter_mut().zip(needs).for_each(|(live, need)| *live &= !need);
+                }
+            }
+        }
+        for &i in &self.general {
+            if self.rules.get(i).is_some_and(|rule| rule.holds(reading)) {
+                alive[i / 64] |= 1 << (i % 64);
+            }
+        }
+        let mut matched = Vec::new();
+        for (w, word) in alive.iter().enumerate() {
+            let mut bits = *word;
+            while bits != 0 {
+                matched.extend(self.rules.get(w * 64 + bits.trailing_zeros() as usize));
+                bits &= bits - 1;
+            }
+        }
+        matched
+    }
+
     /// Compiles `rule` into this group and appends it (rules come in evaluation
     /// order).
     fn add(
@@ -339,10 +425,12 @@ impl Group {
         let mut compile = |condition: &Condition, prefix: &str| {
             Node::compile(condition, fields, &types, &mut String::new()).map_err(|e| in_rule(rule, prefix, e))
         };
+        // A named custom rule sits in the group of its name: the name filter holds.
         let filters = rule
             .trigger
             .filters
             .iter()
+            .filter(|(key, _)| !(event == EventType::Custom && key.as_str() == "name"))
             .map(|(key, value)| {
                 compile(
                     &Condition::compare(Field::Event(key.clone()), Op::Eq, value.clone()),
