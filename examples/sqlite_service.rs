@@ -1,7 +1,9 @@
 //! A small service on SQLite: opens (or creates) the database file given as
 //! argument, defines the referral journey, moves each contact one step along its
-//! path, and prints where everyone stands. Run it twice: the second run continues
-//! from the state the first one stored.
+//! path, processes a few events through the automations of
+//! `examples/data/referral_automations.json`, and prints where everyone stands. Run it
+//! twice: the second run continues from the state the first one stored, and finds the
+//! events already processed.
 //!
 //! ```text
 //! cargo run --features sqlite --example sqlite_service -- /tmp/journeys.db
@@ -9,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use journeys::automation::{Event, Rule};
 use journeys::{
     Contact, Error, Journey, JourneyEngine, LogPosition, Repository, RepositoryError, SequencePolicy, Source,
     SqliteRepository, Stage, StageOutcome, Transition,
@@ -28,6 +31,16 @@ fn referral() -> Result<Journey, journeys::DomainError> {
         ],
     )
 }
+
+const RULES: &str = include_str!("data/referral_automations.json");
+
+/// Erin is referred, then books a demo.
+const EVENTS: &str = r#"[
+    {"id": "erin-1", "contact": "erin", "occurred_at": "2026-03-01T09:00:00Z",
+     "kind": "referral_attributed", "advocate": "ada", "campaign": "spring"},
+    {"id": "erin-2", "contact": "erin", "occurred_at": "2026-03-02T09:00:00Z",
+     "kind": "custom", "name": "demo_booked"}
+]"#;
 
 /// Each contact's path through the referral journey; a run moves each one step.
 const PATHS: [(&str, &[&str]); 4] = [
@@ -63,6 +76,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!("moved {name}: {from} -> {next}");
             }
             None => println!("{name} has finished the journey"),
+        }
+    }
+
+    // A few events through the automations: erin is referred and books a demo. The
+    // event ids make them idempotent, so a second run does nothing new.
+    engine.set_automations(serde_json::from_str::<Vec<Rule>>(RULES)?).await?;
+    match engine.add_contact(Contact::new("erin".parse()?)).await {
+        Ok(_) | Err(Error::Repository(RepositoryError::AlreadyExists { .. })) => {}
+        Err(e) => return Err(e.into()),
+    }
+    for event in serde_json::from_str::<Vec<Event>>(EVENTS)? {
+        let processed = engine.process_event(&event).await?;
+        let moves: Vec<String> = processed.transitions.iter().map(|t| t.to.to_string()).collect();
+        let effects: Vec<String> =
+            processed.effects.iter().map(|e| format!("{} {}", e.kind, e.key)).collect();
+        match processed.duplicate {
+            true => println!("event {}: already processed", event.id),
+            false => println!("event {}: moved to {moves:?}, effects {effects:?}", event.id),
         }
     }
 
