@@ -4,14 +4,17 @@
 //! ```text
 //! cargo run --release --example dashboard                        # generated data
 //! cargo run --release --example dashboard -- --csv transitions.csv
-//! cargo run --release --example dashboard -- --csv transitions.csv --json [--repeat 5]
+//! cargo run --release --example dashboard -- --csv transitions.csv --json [--repeat 5] \
+//!     [--check reference.json]
 //! ```
 //!
 //! Without arguments it generates a deterministic data set in process (every move
 //! decided by `decide`). `--csv PATH` reads the benchmark transitions CSV format;
 //! `--json` prints the six benchmark queries in the reference answers' shape
 //! (`{"queries": {"Q1_current_stage": …}}`). Load and query timings go to stderr;
-//! `--repeat N` runs the queries N times and reports the best.
+//! `--repeat N` runs the queries N times and reports the best; `--check FILE` compares
+//! the answers with a reference file (floats within 1e-9 relative) and fails on a
+//! difference.
 
 #[path = "../tests/bench_queries/mod.rs"]
 mod bench_queries;
@@ -36,37 +39,65 @@ fn main() -> Result<()> {
     let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let repeat: usize = value("--repeat").map_or(Ok(1), |r| r.parse())?;
 
-    let t0 = Instant::now();
+    let (t0, c0) = (Instant::now(), cpu_time());
     let log = match value("--csv") {
         Some(path) => bench_queries::load(&path),
         None => generated()?,
     };
     let load = t0.elapsed();
+    let load_cpu = cpu_time().zip(c0).map_or(f64::NAN, |(c1, c0)| ms(c1 - c0));
     eprintln!(
-        "load: {:.1} ms, {} transitions, {} contacts, {} heap bytes ({:.1} per transition)",
+        "load: {:.1} ms (cpu {load_cpu:.1} ms), {} transitions, {} contacts; {:.1} bytes per transition in \
+         the journey columns, {:.1} with the contact ids",
         ms(load),
         log.len(),
         log.contacts().len(),
-        log.heap_bytes(),
+        log.journeys().iter().map(|j| j.heap_bytes()).sum::<usize>() as f64 / log.len().max(1) as f64,
         log.heap_bytes() as f64 / log.len().max(1) as f64
     );
 
     if flag("--json") {
-        let mut best = [Duration::MAX; 6];
-        let mut best_sum = Duration::MAX;
+        let mut runs: Vec<(Vec<Duration>, Duration)> = Vec::new();
         let mut answers = serde_json::Value::Null;
         for _ in 0..repeat.max(1) {
             let mut times = Vec::new();
+            let c0 = cpu_time();
             answers = bench_queries::run_all(&log, |_, t| times.push(t));
-            for (b, t) in best.iter_mut().zip(&times) {
-                *b = (*b).min(*t);
+            runs.push((times, cpu_time().zip(c0).map_or(Duration::ZERO, |(c1, c0)| c1 - c0)));
+        }
+        let median = |mut v: Vec<Duration>| {
+            v.sort();
+            v[v.len() / 2]
+        };
+        let (mut best_sum, mut median_sum) = (Duration::ZERO, Duration::ZERO);
+        for (i, name) in bench_queries::NAMES.iter().enumerate() {
+            let times: Vec<Duration> = runs.iter().map(|(t, _)| t[i]).collect();
+            let (best, med) = (times.iter().copied().min().unwrap_or_default(), median(times));
+            best_sum += best;
+            median_sum += med;
+            eprintln!("  {name:22} best {:8.2} ms  median {:8.2} ms  (of {})", ms(best), ms(med), runs.len());
+        }
+        let wall: Duration = runs.iter().map(|(t, _)| t.iter().sum::<Duration>()).sum();
+        let cpu: Duration = runs.iter().map(|(_, c)| *c).sum();
+        eprintln!(
+            "  Q1-Q6 sum              best {:8.2} ms  median {:8.2} ms  cpu/wall {:.2}",
+            ms(best_sum),
+            ms(median_sum),
+            cpu.as_secs_f64() / wall.as_secs_f64()
+        );
+        if let Some(reference) = value("--check") {
+            let expected: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&reference)?)?;
+            let diffs = bench_queries::differences(&answers["queries"], &expected["queries"], 1e-9);
+            if !diffs.is_empty() {
+                return Err(format!(
+                    "{} answers differ from {reference}: {:?}",
+                    diffs.len(),
+                    &diffs[..diffs.len().min(5)]
+                )
+                .into());
             }
-            best_sum = best_sum.min(times.iter().sum());
+            eprintln!("answers equal {reference} (floats within 1e-9 relative)");
         }
-        for (name, t) in bench_queries::NAMES.iter().zip(best) {
-            eprintln!("  {name:22} {:8.2} ms", ms(t));
-        }
-        eprintln!("  Q1-Q6 sum (best run)   {:8.2} ms", ms(best_sum));
         println!("{}", serde_json::to_string(&answers)?);
         return Ok(());
     }
@@ -75,6 +106,13 @@ fn main() -> Result<()> {
     print_dashboard(&log, referral)?;
     eprintln!("dashboard: {:.1} ms", ms(t0.elapsed()));
     Ok(())
+}
+
+/// This thread's CPU time so far, where Linux reports it (`/proc/thread-self/schedstat`),
+/// to print the CPU/wall ratio beside each timing on a shared machine.
+fn cpu_time() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok().map(Duration::from_nanos)
 }
 
 fn ms(d: Duration) -> f64 {

@@ -42,7 +42,9 @@ impl<K: PartialEq> Segments<K> {
 impl Segments<SourceKind> {
     /// Members of `journey` by the source kind of their entry transition.
     pub fn by_entry_source(journey: &JourneyLog) -> Self {
-        Segments::from_keys(journey.groups().map(|g| (g.contact, source_from_code(journey.source[g.start]))))
+        Segments::from_keys(
+            journey.groups().map(|g| (g.contact(journey), source_from_code(journey.source[g.start]))),
+        )
     }
 }
 
@@ -54,7 +56,7 @@ impl Segments<Option<ChannelKey>> {
             let code = journey.channel[g.start];
             let channel =
                 (code != NO_CHANNEL).then(|| log.channels.get(usize::from(code) - 1).cloned()).flatten();
-            (g.contact, channel)
+            (g.contact(journey), channel)
         }))
     }
 }

@@ -185,7 +185,9 @@ impl JourneyLog {
     /// [`FunnelMode`]); contacts matching no step 1 are not counted.
     pub fn window_funnel(&self, spec: &FunnelSpec, scope: Scope<'_>) -> WindowFunnel {
         let n = spec.steps.len();
-        let kinds = SourceKind::ALL.len();
+        // Indexed by stage × 4 + source kind (a shift, not a multiplication).
+        let kinds = 4;
+        debug_assert_eq!(SourceKind::ALL.len(), kinds);
         // Which steps each (stage, source) pair matches.
         let mut table = vec![0u32; self.journey.stage_count() * kinds];
         for (stage, row) in table.chunks_mut(kinds).enumerate() {

@@ -85,9 +85,16 @@ impl fmt::Debug for JourneyLog {
 pub(crate) struct Group {
     /// The member's index in the per-member columns.
     pub(crate) member: usize,
-    pub(crate) contact: ContactRef,
     pub(crate) start: usize,
     pub(crate) end: usize,
+}
+
+impl Group {
+    /// The member's contact (read only when a query needs it: most do not).
+    #[inline]
+    pub(crate) fn contact(&self, log: &JourneyLog) -> ContactRef {
+        ContactRef(log.contact[self.member])
+    }
 }
 
 impl JourneyLog {
@@ -133,9 +140,8 @@ impl JourneyLog {
     /// The members, in contact order.
     #[inline]
     pub(crate) fn groups(&self) -> impl Iterator<Item = Group> + '_ {
-        self.contact.iter().zip(self.starts.windows(2)).enumerate().map(|(member, (&c, w))| Group {
+        self.starts.windows(2).enumerate().map(|(member, w)| Group {
             member,
-            contact: ContactRef(c),
             start: w[0] as usize,
             end: w[1] as usize,
         })

@@ -113,7 +113,14 @@ impl JourneyLog {
     /// instant; members with none left are skipped.
     #[inline]
     pub(crate) fn visible<'s>(&'s self, scope: Scope<'s>) -> Visible<'s> {
-        Visible { log: self, member: 0, limit: scope.as_of.map(|t| self.rel(t)), segment: scope.segment }
+        let limit = scope.as_of.map(|t| self.rel(t)).filter(|&limit| limit < i64::from(self.last));
+        Visible {
+            log: self,
+            member: 0,
+            filtered: limit.is_some() || scope.segment.is_some(),
+            limit,
+            segment: scope.segment,
+        }
     }
 
     /// The stage keys in order.
@@ -131,6 +138,8 @@ impl JourneyLog {
 pub(crate) struct Visible<'a> {
     log: &'a JourneyLog,
     member: usize,
+    /// Whether a segment or an as-of instant before the last transition applies.
+    filtered: bool,
     limit: Option<i64>,
     segment: Option<&'a ContactSet>,
 }
@@ -138,26 +147,28 @@ pub(crate) struct Visible<'a> {
 impl Iterator for Visible<'_> {
     type Item = Group;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Group> {
         let log = self.log;
-        while self.member < log.contact.len() {
+        while self.member + 1 < log.starts.len() {
             let member = self.member;
             self.member += 1;
-            let contact = ContactRef(log.contact[member]);
-            if self.segment.is_some_and(|set| !set.contains(contact)) {
-                continue;
-            }
             let start = log.starts[member] as usize;
             let mut end = log.starts[member + 1] as usize;
-            if let Some(limit) = self.limit {
-                if i64::from(log.at[end - 1]) > limit {
-                    end = start + log.at[start..end].partition_point(|&t| i64::from(t) <= limit);
+            if self.filtered {
+                if self.segment.is_some_and(|set| !set.contains(ContactRef(log.contact[member]))) {
+                    continue;
+                }
+                if let Some(limit) = self.limit {
+                    if i64::from(log.at[end - 1]) > limit {
+                        end = start + log.at[start..end].partition_point(|&t| i64::from(t) <= limit);
+                    }
+                    if end == start {
+                        continue;
+                    }
                 }
             }
-            if end > start {
-                return Some(Group { member, contact, start, end });
-            }
+            return Some(Group { member, start, end });
         }
         None
     }

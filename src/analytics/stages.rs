@@ -317,7 +317,7 @@ impl JourneyLog {
             let stage = usize::from(self.stage[last]);
             let since = i64::from(self.at[last]);
             if limits[stage].is_some_and(|limit| now - since > limit) {
-                f(g.contact, stage, since);
+                f(g.contact(self), stage, since);
             }
         }
         Ok(())
