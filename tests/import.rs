@@ -7,6 +7,7 @@ mod support;
 
 use std::sync::Arc;
 
+use journeys::analytics::{Scope, TransitionLog};
 use journeys::import::{ImportOptions, ImportReport, Mode, UnknownContacts};
 use journeys::{
     Contact, InMemoryRepository, JourneyEngine, ManualClock, Repository, Source, SourceKind, Transition,
@@ -293,7 +294,7 @@ async fn running_a_batch_again_appends_nothing_twice() {
 }
 
 #[tokio::test]
-async fn export_then_import_into_an_empty_repository_reproduces_the_histories() {
+async fn export_then_import_into_an_empty_repository_reproduces_histories_and_analytics() {
     let engine = engine().await;
     let sales = Source::manual(id("sales"));
     for (contact, stage) in [("ada", "lead"), ("ada", "demo_complete"), ("ada", "closed_lost")] {
@@ -349,6 +350,17 @@ async fn export_then_import_into_an_empty_repository_reproduces_the_histories() 
                     .map(|s| (s.stage, s.version)),
             );
         }
+        // The dashboard agrees: stage counts, reach, and flows split by source (an
+        // imported row keeps the kind of source it named).
+        let definition = (*engine.journey(&id(journey)).await.expect("defined")).clone();
+        let log = |transitions: &[Transition]| {
+            TransitionLog::from_transitions([definition.clone()], transitions).expect("a log")
+        };
+        let (before, after) = (log(&original), log(&copied));
+        let (before, after) = (before.journey(journey).expect("logged"), after.journey(journey).expect("logged"));
+        assert_eq!(after.current_stage_counts(Scope::all()), before.current_stage_counts(Scope::all()));
+        assert_eq!(after.reached(Scope::all()), before.reached(Scope::all()));
+        assert_eq!(after.flows_by_source(Scope::all()), before.flows_by_source(Scope::all()));
         // Export again: the same file, a fixed point.
         let again = copy.export_csv(&id(journey), Vec::new()).await.expect("exported");
         assert_eq!(again, exported);

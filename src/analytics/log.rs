@@ -21,13 +21,7 @@ use crate::model::transition::{Source, SourceKind, Transition};
 /// The kind a transition's [`Source`] is reported as in breakdowns (an import's
 /// origin when it named one), as in [`Source::reported_kind`].
 pub(crate) fn source_kind(source: &Source) -> SourceKind {
-    match source {
-        Source::Automation { .. } => SourceKind::Automation,
-        Source::Import { origin: Some(origin), .. } => *origin,
-        Source::Import { .. } => SourceKind::Import,
-        Source::Manual { .. } => SourceKind::Manual,
-        Source::System { .. } => SourceKind::System,
-    }
+    source.reported()
 }
 
 /// The kind with code `code` (its position in [`SourceKind::ALL`]).

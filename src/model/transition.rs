@@ -109,10 +109,8 @@ impl Source {
     /// The source's kind: `automation`, `import`, `manual` or `system`.
     pub fn kind(&self) -> &'static str {
         match self {
-            Source::Automation { .. } => "automation",
-            Source::Import { .. } => "import",
-            Source::Manual { .. } => "manual",
-            Source::System { .. } => "system",
+            Source::Import { .. } => SourceKind::Import.as_str(),
+            other => other.reported().as_str(),
         }
     }
 
@@ -126,9 +124,17 @@ impl Source {
     /// # Ok::<(), journeys::DomainError>(())
     /// ```
     pub fn reported_kind(&self) -> &'static str {
+        self.reported().as_str()
+    }
+
+    /// The [`SourceKind`] a breakdown reports, as [`reported_kind`](Self::reported_kind).
+    pub fn reported(&self) -> SourceKind {
         match self {
-            Source::Import { origin: Some(origin), .. } => origin.as_str(),
-            other => other.kind(),
+            Source::Automation { .. } => SourceKind::Automation,
+            Source::Import { origin: Some(origin), .. } => *origin,
+            Source::Import { .. } => SourceKind::Import,
+            Source::Manual { .. } => SourceKind::Manual,
+            Source::System { .. } => SourceKind::System,
         }
     }
 
