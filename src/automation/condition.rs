@@ -349,7 +349,7 @@ pub(crate) struct FieldTable {
 
 /// Up to this many fields and comparisons, an evaluation keeps them on the stack.
 const ON_STACK: usize = 16;
-const PREDICATES_ON_STACK: usize = 256;
+const PREDICATES_ON_STACK: usize = 128;
 
 /// The fields read for one evaluation and the comparisons decided so far.
 pub(crate) struct Reading<'r, 'a> {

@@ -83,20 +83,45 @@ impl FieldSource for Facts<'_> {
 /// The idempotency key of processing `event` for `contact`: the engine commits an
 /// event's outcomes under it, and the evaluator records it on every transition.
 pub fn event_key(contact: &ContactId, event: &EventId) -> IdempotencyKey {
-    let key = format!("event/{}:{contact}/{event}", contact.as_str().len());
+    let (contact, event) = (contact.as_str(), event.as_str());
+    let mut key = String::with_capacity(12 + contact.len() + event.len());
+    key.push_str("event/");
+    push_number(&mut key, contact.len());
+    for part in [":", contact, "/", event] {
+        key.push_str(part);
+    }
     IdempotencyKey::new(&key).unwrap_or_else(|_| {
         // Too long for a key: the ids' hashes stand in for them.
-        let hashed = format!("event/{:016x}/{:016x}", fnv1a(contact.as_str()), fnv1a(event.as_str()));
+        let hashed = format!("event/{:016x}/{:016x}", fnv1a(contact), fnv1a(event));
         IdempotencyKey::new(hashed).unwrap_or_else(|_| unreachable!("a short printable key"))
     })
 }
 
 /// The dedupe key of outcome `index` of `rule` for the event with key `event`.
 fn dedupe_key(event: &IdempotencyKey, rule: &RuleId, index: usize) -> String {
-    use std::fmt::Write as _;
     let mut key = String::with_capacity(event.as_str().len() + rule.as_str().len() + 8);
-    let _infallible = write!(key, "{event}/{rule}/{index}");
+    for part in [event.as_str(), "/", rule.as_str(), "/"] {
+        key.push_str(part);
+    }
+    push_number(&mut key, index);
     key
+}
+
+/// Appends `n` in decimal: keys are made per outcome, without the formatting
+/// machinery.
+fn push_number(key: &mut String, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut rest = n;
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    key.extend(digits[start..].iter().map(|&d| char::from(d)));
 }
 
 /// FNV-1a: a fixed, portable hash.
@@ -581,4 +606,27 @@ impl Automations {
 /// journey missing from the host's state reaches here).
 fn unknown_journey(journey: &JourneyId) -> OutcomeResult {
     OutcomeResult::Skipped { error: DomainError::UnknownJourney { journey: journey.to_string() } }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_keys_name_contact_and_event_unambiguously_and_stay_short() {
+        let key = |c: &str, e: &str| event_key(&c.parse().unwrap(), &e.parse().unwrap()).to_string();
+        assert_eq!(key("ada", "evt-1"), "event/3:ada/evt-1");
+        assert_ne!(key("a/b", "c"), key("a", "b/c"));
+        let long = "x".repeat(120);
+        let hashed = key(&long, &long);
+        assert!(hashed.starts_with("event/") && hashed.len() < 64, "{hashed}");
+        assert_ne!(hashed, key(&long, &"y".repeat(120)));
+    }
+
+    #[test]
+    fn dedupe_keys_end_with_the_outcome_index() {
+        let event = event_key(&"ada".parse().unwrap(), &"e".parse().unwrap());
+        assert_eq!(dedupe_key(&event, &"r".parse().unwrap(), 0), "event/3:ada/e/r/0");
+        assert_eq!(dedupe_key(&event, &"r".parse().unwrap(), 1207), "event/3:ada/e/r/1207");
+    }
 }

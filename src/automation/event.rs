@@ -267,34 +267,55 @@ impl EventKind {
         fn text(s: &str) -> Option<ValueRef<'_>> {
             Some(ValueRef::String(s))
         }
-        Some(match (self, name) {
-            (EventKind::ContactFieldChanged { field, .. }, "field") => text(field.as_str()),
-            (EventKind::ContactFieldChanged { from, .. }, "from") => from.as_ref().map(ValueRef::from),
-            (EventKind::ContactFieldChanged { to, .. }, "to") => to.as_ref().map(ValueRef::from),
-            (EventKind::AddedToSegment { segment }, "segment") => text(segment.as_str()),
-            (EventKind::EnrollmentStatusChanged { from, .. }, "from") => {
-                from.map(|status| ValueRef::String(status.as_str()))
-            }
-            (EventKind::EnrollmentStatusChanged { to, .. }, "to") => text(to.as_str()),
-            (EventKind::OrderCreated { order, .. }, "order") => text(order.as_str()),
-            (EventKind::OrderCreated { amount, .. }, "amount") => Some(ValueRef::Number(*amount)),
-            (EventKind::OrderCreated { currency, .. }, "currency") => text(currency.as_str()),
-            (EventKind::OrderCreated { campaign, .. }, "campaign") => {
-                campaign.as_ref().map(|c| ValueRef::String(c.as_str()))
-            }
-            (
-                EventKind::DealStageChanged { from, .. } | EventKind::JourneyStageChanged { from, .. },
-                "from",
-            ) => from.as_ref().map(|stage| ValueRef::String(stage.as_str())),
-            (EventKind::DealStageChanged { to, .. } | EventKind::JourneyStageChanged { to, .. }, "to") => {
-                text(to.as_str())
-            }
-            (EventKind::DealStageChanged { pipeline, .. }, "pipeline") => text(pipeline.as_str()),
-            (EventKind::JourneyStageChanged { journey, .. }, "journey") => text(journey.as_str()),
-            (EventKind::ReferralAttributed { advocate, .. }, "advocate") => text(advocate.as_str()),
-            (EventKind::ReferralAttributed { campaign, .. }, "campaign") => text(campaign.as_str()),
-            (EventKind::Custom { name: event }, "name") => text(event.as_str()),
-            _ => return None,
+        fn stage(s: &Option<StageKey>) -> Option<ValueRef<'_>> {
+            s.as_ref().map(|stage| ValueRef::String(stage.as_str()))
+        }
+        // By kind first, so a name is compared only with the kind's own fields.
+        Some(match self {
+            EventKind::ContactCreated => return None,
+            EventKind::ContactFieldChanged { field, from, to } => match name {
+                "field" => text(field.as_str()),
+                "from" => from.as_ref().map(ValueRef::from),
+                "to" => to.as_ref().map(ValueRef::from),
+                _ => return None,
+            },
+            EventKind::AddedToSegment { segment } => match name {
+                "segment" => text(segment.as_str()),
+                _ => return None,
+            },
+            EventKind::EnrollmentStatusChanged { from, to } => match name {
+                "from" => from.map(|status| ValueRef::String(status.as_str())),
+                "to" => text(to.as_str()),
+                _ => return None,
+            },
+            EventKind::OrderCreated { order, amount, currency, campaign } => match name {
+                "order" => text(order.as_str()),
+                "amount" => Some(ValueRef::Number(*amount)),
+                "currency" => text(currency.as_str()),
+                "campaign" => campaign.as_ref().map(|c| ValueRef::String(c.as_str())),
+                _ => return None,
+            },
+            EventKind::DealStageChanged { pipeline, from, to } => match name {
+                "pipeline" => text(pipeline.as_str()),
+                "from" => stage(from),
+                "to" => text(to.as_str()),
+                _ => return None,
+            },
+            EventKind::JourneyStageChanged { journey, from, to } => match name {
+                "journey" => text(journey.as_str()),
+                "from" => stage(from),
+                "to" => text(to.as_str()),
+                _ => return None,
+            },
+            EventKind::ReferralAttributed { advocate, campaign } => match name {
+                "advocate" => text(advocate.as_str()),
+                "campaign" => text(campaign.as_str()),
+                _ => return None,
+            },
+            EventKind::Custom { name: event } => match name {
+                "name" => text(event.as_str()),
+                _ => return None,
+            },
         })
     }
 }

@@ -47,7 +47,7 @@ pub struct Automations {
     /// The enabled rules per built-in event type, by [`EventType`] position.
     builtin: Vec<Group>,
     /// The enabled rules per custom event name (rules on every custom event included).
-    custom: HashMap<EventName, Group>,
+    custom: HashMap<EventName, Group, foldhash::fast::RandomState>,
     /// The enabled rules on every custom event, for names no rule names.
     custom_other: Group,
     pub(crate) max_depth: u32,
@@ -62,9 +62,11 @@ pub(crate) struct Group {
     /// The rules whose trigger filters, scope and conditions are one conjunction of
     /// comparisons, as a bit set over `rules`: they match when each comparison holds.
     conjunctive: Vec<u64>,
-    /// Per predicate, the conjunctive rules that need it to hold: a bit set of
-    /// `conjunctive.len()` words each, one after the other.
+    /// Per row, the conjunctive rules that need predicate `rows[row]` to hold: a bit
+    /// set of `conjunctive.len()` words each, one row after the other.
     needs: Vec<u64>,
+    /// The predicates conjunctive rules need, most needed first.
+    rows: Vec<usize>,
     /// The other rules (with an `any` or a `not`), evaluated as trees.
     general: Vec<usize>,
 }
@@ -352,6 +354,15 @@ impl Group {
                 self.general.push(i);
             }
         }
+        // Decide first the comparisons most rules need: a false one rules out the
+        // most rules at once, so fewer of the rest are decided at all.
+        let popularity = |row: &[u64]| row.iter().map(|w| w.count_ones()).sum::<u32>();
+        let mut rows: Vec<usize> = (0..self.fields.predicate_count())
+            .filter(|&p| popularity(&self.needs[p * words..(p + 1) * words]) > 0)
+            .collect();
+        rows.sort_by_key(|&p| std::cmp::Reverse(popularity(&self.needs[p * words..(p + 1) * words])));
+        self.needs = rows.iter().flat_map(|&p| self.needs[p * words..(p + 1) * words].to_vec()).collect();
+        self.rows = rows;
     }
 
     /// The rules whose trigger filters, scope and conditions all hold on `reading`, in
@@ -371,7 +382,7 @@ impl Group {
         if words == 1 {
             // Up to 64 rules, the common case: one word, no inner loops.
             let mut live = alive[0];
-            for (predicate, need) in self.needs.iter().enumerate() {
+            for (&predicate, need) in self.rows.iter().zip(&self.needs) {
                 if live == 0 {
                     break;
                 }
@@ -381,7 +392,7 @@ impl Group {
             }
             alive[0] = live;
         } else if words > 1 {
-            for (predicate, needs) in self.needs.chunks_exact(words).enumerate() {
+            for (&predicate, needs) in self.rows.iter().zip(self.needs.chunks_exact(words)) {
                 let wanted = needs.iter().zip(alive.iter()).any(|(need, live)| need & live != 0);
                 if wanted && reading.verdict(predicate) != Verdict::True {
                     alive.iter_mut().zip(needs).for_each(|(live, need)| *live &= !need);
@@ -393,7 +404,8 @@ impl Group {
                 alive[i / 64] |= 1 << (i % 64);
             }
         }
-        let mut matched = Vec::new();
+        let count = alive.iter().map(|w| w.count_ones() as usize).sum();
+        let mut matched = Vec::with_capacity(count);
         for (w, word) in alive.iter().enumerate() {
             let mut bits = *word;
             while bits != 0 {
