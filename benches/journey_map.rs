@@ -27,7 +27,8 @@ fn contacts() -> usize {
 }
 
 fn build_log() -> InteractionLog {
-    let size = Size { contacts: contacts(), touchpoints_per_contact: 10, advocate_every: 50 };
+    // 12 per contact on average before lost contacts stop: about 10 per contact in all.
+    let size = Size { contacts: contacts(), touchpoints_per_contact: 12, advocate_every: 50 };
     let started = Instant::now();
     let mut builder = InteractionLog::builder(&sales_journey());
     generate(size, 42, |record| match record {

@@ -125,3 +125,55 @@ async fn the_checks_catch_broken_backends() {
     );
     assert!(INTERACTION_CHECKS.contains(&"referral_queries_ordered"));
 }
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn sqlite_repository_passes_every_interaction_check() {
+    let dir = tempfile::tempdir().unwrap();
+    for options in
+        [SuiteOptions::default(), SuiteOptions::default().with_concurrency(Concurrency::Interleaved(4))]
+    {
+        let mut opened = 0;
+        let failures = run_interaction_checks(
+            || {
+                opened += 1;
+                let path = dir.path().join(format!("check-{opened}-{:?}.db", options.concurrency));
+                async move { journeys::SqliteRepository::open(path).unwrap() }
+            },
+            &options,
+        )
+        .await;
+        assert_eq!(failures, Vec::<ConformanceFailure>::new());
+    }
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn sqlite_keeps_touchpoints_and_referrals_across_reopening() {
+    use journeys::{Sentiment, SqliteRepository};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("interactions.db");
+    let at = "2026-01-05T09:00:00.123456789Z".parse().unwrap();
+    let tp = Touchpoint::new(
+        "t1".parse().unwrap(),
+        "ada".parse().unwrap(),
+        at,
+        "social".parse().unwrap(),
+        "repost".parse().unwrap(),
+    )
+    .with_device("mobile".parse().unwrap())
+    .with_sentiment(Sentiment::new(0.1).unwrap())
+    .in_stage("sales".parse().unwrap(), "lead".parse().unwrap());
+    let mut referral =
+        Referral::new("ada".parse().unwrap(), "bob".parse().unwrap(), "spring".parse().unwrap(), at).unwrap();
+    {
+        let repo = SqliteRepository::open(&path).unwrap();
+        repo.append_touchpoints(std::slice::from_ref(&tp)).await.unwrap();
+        repo.insert_referral(&referral).await.unwrap();
+        referral.deactivate(at, Some("duplicate".parse().unwrap())).unwrap();
+        repo.update_referral(&referral, 1).await.unwrap();
+    }
+    let repo = SqliteRepository::open(&path).unwrap();
+    assert_eq!(repo.contact_touchpoints(&"ada".parse().unwrap()).await.unwrap(), vec![tp]);
+    assert_eq!(repo.load_referral(&referral.key()).await.unwrap(), referral);
+}

@@ -149,15 +149,26 @@ impl GapOptions {
     }
 }
 
-/// Counts of (stage, from, to) → follow-up classes. Stage `stages` stands for "not
-/// in the journey yet", key `keys` for "no key", and `from == to` for staying on one
-/// key, so the hot loop counts every touchpoint without branching;
-/// [`cells`](Self::cells) leaves the first two out.
+/// Counts of (stage, from, to) → follow-up classes, each triple a cell
+/// `(stage × width + from) × width + to`. Stage `stages` stands for "not in the
+/// journey yet", key `width − 1` (or the number of keys) for "no key", and
+/// `from == to` for staying on one key, so the hot loop counts every touchpoint
+/// without branching; [`cells`](Self::cells) leaves the first two out.
 trait Tally {
-    fn add(&mut self, row: usize, from: u16, to: u16, class: usize);
+    /// The cell layout's width.
+    fn width(&self) -> usize;
+    fn add(&mut self, cell: usize, class: usize);
     /// Every non-zero (stage, from, to, counts), `stage` below `stages` and keys
     /// below `none`.
     fn cells(&self, stages: usize, none: u16) -> Vec<(u16, u16, u16, [u64; 3])>;
+}
+
+/// The (stage, from, to) of `cell` if it is within the journey and between keys.
+fn decode(cell: usize, width: usize, stages: usize, none: u16) -> Option<(u16, u16, u16)> {
+    let to = u16::try_from(cell % width).ok()?;
+    let from = u16::try_from(cell / width % width).ok()?;
+    let stage = u16::try_from(cell / width / width).ok()?;
+    (usize::from(stage) < stages && from != none && to != none).then_some((stage, from, to))
 }
 
 /// Counts in an array: for the usual handful of channels, devices and departments.
@@ -167,41 +178,45 @@ struct Dense {
 }
 
 impl Tally for Dense {
+    fn width(&self) -> usize {
+        self.width
+    }
+
     #[inline]
-    fn add(&mut self, row: usize, from: u16, to: u16, class: usize) {
-        self.counts[(row * self.width + usize::from(from)) * self.width + usize::from(to)][class] += 1;
+    fn add(&mut self, cell: usize, class: usize) {
+        self.counts[cell][class] += 1;
     }
 
     fn cells(&self, stages: usize, none: u16) -> Vec<(u16, u16, u16, [u64; 3])> {
-        let width = self.width;
         self.counts
             .iter()
             .enumerate()
             .filter(|(_, c)| c.iter().any(|&n| n > 0))
-            .filter_map(|(cell, c)| {
-                let to = u16::try_from(cell % width).ok()?;
-                let from = u16::try_from(cell / width % width).ok()?;
-                let stage = u16::try_from(cell / width / width).ok()?;
-                (usize::from(stage) < stages && from != none && to != none).then_some((stage, from, to, *c))
-            })
+            .filter_map(|(cell, c)| decode(cell, self.width, stages, none).map(|(s, f, t)| (s, f, t, *c)))
             .collect()
     }
 }
 
 /// Counts in a hash map: for a key space too large for an array.
 #[derive(Default)]
-struct Sparse(HashMap<(usize, u16, u16), [u64; 3]>);
+struct Sparse(HashMap<usize, [u64; 3]>);
+
+/// [`Sparse`]'s cell width: any `u16` key fits.
+const SPARSE_WIDTH: usize = 1 << 16;
 
 impl Tally for Sparse {
-    fn add(&mut self, row: usize, from: u16, to: u16, class: usize) {
-        self.0.entry((row, from, to)).or_default()[class] += 1;
+    fn width(&self) -> usize {
+        SPARSE_WIDTH
+    }
+
+    fn add(&mut self, cell: usize, class: usize) {
+        self.0.entry(cell).or_default()[class] += 1;
     }
 
     fn cells(&self, stages: usize, none: u16) -> Vec<(u16, u16, u16, [u64; 3])> {
         self.0
             .iter()
-            .filter(|&(&(row, from, to), _)| row < stages && from != none && to != none)
-            .filter_map(|(&(row, from, to), &c)| Some((u16::try_from(row).ok()?, from, to, c)))
+            .filter_map(|(&cell, &c)| decode(cell, SPARSE_WIDTH, stages, none).map(|(s, f, t)| (s, f, t, c)))
             .collect()
     }
 }
@@ -228,11 +243,18 @@ impl Counts {
 }
 
 impl Tally for Counts {
-    #[inline]
-    fn add(&mut self, row: usize, from: u16, to: u16, class: usize) {
+    fn width(&self) -> usize {
         match self {
-            Counts::Dense(d) => d.add(row, from, to, class),
-            Counts::Sparse(s) => s.add(row, from, to, class),
+            Counts::Dense(d) => d.width(),
+            Counts::Sparse(s) => s.width(),
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, cell: usize, class: usize) {
+        match self {
+            Counts::Dense(d) => d.add(cell, class),
+            Counts::Sparse(s) => s.add(cell, class),
         }
     }
 
@@ -241,6 +263,26 @@ impl Tally for Counts {
             Counts::Dense(d) => d.cells(stages, none),
             Counts::Sparse(s) => s.cells(stages, none),
         }
+    }
+}
+
+/// One dimension's running state for one contact: the cell row of the current
+/// stage and the previous key's column, both premultiplied.
+#[derive(Clone, Copy)]
+struct Lane {
+    width: usize,
+    none: u16,
+    row: usize,
+    previous: usize,
+}
+
+impl Lane {
+    #[inline]
+    fn count<T: Tally>(&mut self, tally: &mut T, key: u16, class: usize) {
+        let key = key.min(self.none);
+        tally.add(self.row + self.previous + usize::from(key), class);
+        // A touchpoint without the key leaves the previous one standing.
+        self.previous = if key == self.none { self.previous } else { usize::from(key) * self.width };
     }
 }
 
@@ -255,51 +297,56 @@ fn scan<T: Tally>(
     let stages = log.journey.stage_count();
     let lost = lost_stages(&log.journey);
     let tp = &log.tp;
+    let [t0, t1, t2] = tallies;
+    let lanes = [(&*t0, nones[0]), (&*t1, nones[1]), (&*t2, nones[2])].map(|(t, none)| {
+        let width = t.width();
+        Lane { width, none, row: 0, previous: usize::from(none) * width }
+    });
     for c in 0..log.contacts.len() {
         let Some((touchpoints, mut cursor)) = log.visible(c, scope) else { continue };
-        let mut previous = nones;
-        let columns = tp.at[touchpoints.clone()]
-            .iter()
-            .zip(&tp.channel[touchpoints.clone()])
-            .zip(&tp.device[touchpoints.clone()])
-            .zip(&tp.department[touchpoints]);
-        let mut row = stages;
+        let [mut channels, mut devices, mut departments] = lanes;
+        // Equal-length column slices: indexing them needs no bounds checks.
+        let at = &tp.at[touchpoints.clone()];
+        let n = at.len();
+        let (channel, device, department) = (
+            &tp.channel[touchpoints.clone()][..n],
+            &tp.device[touchpoints.clone()][..n],
+            &tp.department[touchpoints][..n],
+        );
         let mut next_at = cursor.next_at();
-        // What follows a touchpoint within the window of the next move, and the
-        // earliest touchpoint time that is within it.
-        let mut followed = STAYED;
-        let mut window_start = i64::MAX;
-        let settle =
-            |cursor: &StageCursor<'_>, row: &mut usize, followed: &mut usize, window_start: &mut i64| {
-                *row = usize::from(cursor.stage).min(stages);
-                (*followed, *window_start) = match cursor.upcoming() {
-                    Some((when, to)) => {
-                        let class = if lost[usize::from(to)] {
-                            LOST
-                        } else if to > cursor.stage {
-                            ADVANCED
-                        } else {
-                            STAYED
-                        };
-                        (class, when.saturating_sub(window))
-                    }
-                    None => (STAYED, i64::MAX),
-                };
-            };
-        settle(&cursor, &mut row, &mut followed, &mut window_start);
-        for (((&at, &channel), &device), &department) in columns {
-            if at > next_at {
-                while cursor.move_before(at).is_some() {}
+        // Points the lanes at the current stage's row; returns what follows a
+        // touchpoint within the window of the next move, and the earliest touchpoint
+        // time within that window.
+        let settle = |cursor: &StageCursor<'_>, lanes: [&mut Lane; 3]| {
+            let row = usize::from(cursor.stage).min(stages);
+            for lane in lanes {
+                lane.row = row * lane.width * lane.width;
+            }
+            match cursor.upcoming() {
+                Some((when, to)) => {
+                    let class = if lost[usize::from(to)] {
+                        LOST
+                    } else if to > cursor.stage {
+                        ADVANCED
+                    } else {
+                        STAYED
+                    };
+                    (class, when.saturating_sub(window))
+                }
+                None => (STAYED, i64::MAX),
+            }
+        };
+        let (mut follows, mut from) = settle(&cursor, [&mut channels, &mut devices, &mut departments]);
+        for i in 0..n {
+            if at[i] > next_at {
+                while cursor.move_before(at[i]).is_some() {}
                 next_at = cursor.next_at();
-                settle(&cursor, &mut row, &mut followed, &mut window_start);
+                (follows, from) = settle(&cursor, [&mut channels, &mut devices, &mut departments]);
             }
-            let class = if at >= window_start { followed } else { STAYED };
-            for (d, key) in [channel, device, department].into_iter().enumerate() {
-                let key = key.min(nones[d]);
-                tallies[d].add(row, previous[d], key, class);
-                // A touchpoint without the key leaves the previous one standing.
-                previous[d] = if key == nones[d] { previous[d] } else { key };
-            }
+            let class = if at[i] >= from { follows } else { STAYED };
+            channels.count(t0, channel[i], class);
+            devices.count(t1, device[i], class);
+            departments.count(t2, department[i], class);
         }
     }
 }

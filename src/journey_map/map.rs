@@ -198,23 +198,26 @@ fn count(log: &InteractionLog, scope: &Scope<'_>) -> Counters {
             }
         };
         k.touchpoints += touchpoints.len() as u64;
-        let columns = tp.at[touchpoints.clone()]
-            .iter()
-            .zip(&tp.channel[touchpoints.clone()])
-            .zip(&tp.interaction[touchpoints.clone()])
-            .zip(&tp.outcome[touchpoints.clone()])
-            .zip(&tp.sentiment[touchpoints]);
+        // Equal-length column slices: indexing them needs no bounds checks.
+        let at = &tp.at[touchpoints.clone()];
+        let n = at.len();
+        let channel = &tp.channel[touchpoints.clone()][..n];
+        let interaction = &tp.interaction[touchpoints.clone()][..n];
+        let outcome = &tp.outcome[touchpoints.clone()][..n];
+        let sentiment = &tp.sentiment[touchpoints][..n];
         // The counters' row for the current stage (the last row before entry).
         let mut row = stages;
         let mut next_at = cursor.next_at();
-        for ((((&at, &channel), &interaction), &outcome), &sentiment) in columns {
-            if at > next_at {
-                while let Some(to) = cursor.move_before(at) {
+        for i in 0..n {
+            if at[i] > next_at {
+                while let Some(to) = cursor.move_before(at[i]) {
                     enter(&mut k, &mut stage, &mut last_channel, to);
                 }
                 next_at = cursor.next_at();
                 row = usize::from(stage).min(stages);
             }
+            let (channel, interaction, outcome, sentiment) =
+                (channel[i], interaction[i], outcome[i], sentiment[i]);
             let channel = usize::from(channel);
             by_channel[row * channels + channel] += 1;
             by_interaction[row * interactions + usize::from(interaction)] += 1;

@@ -1,6 +1,7 @@
 //! [`SqliteRepository`]: a durable backend on an embedded SQLite database (feature
 //! `sqlite`).
 
+mod interactions;
 mod rows;
 mod schema;
 

@@ -38,7 +38,11 @@ struct InvalidRow {
     reason: String,
 }
 
-fn invalid_row(table: &'static str, key: impl Into<String>, reason: impl ToString) -> RepositoryError {
+pub(super) fn invalid_row(
+    table: &'static str,
+    key: impl Into<String>,
+    reason: impl ToString,
+) -> RepositoryError {
     RepositoryError::backend(InvalidRow { table, key: key.into(), reason: reason.to_string() })
 }
 
@@ -198,7 +202,7 @@ impl StoredTransition {
     }
 }
 
-fn text(error: DomainError) -> String {
+pub(super) fn text(error: DomainError) -> String {
     error.to_string()
 }
 

@@ -58,6 +58,36 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE transitions ADD COLUMN source_origin TEXT;
     ",
+    // 3: touchpoints as columns, referrals with their change log as JSON.
+    "
+    CREATE TABLE touchpoints (
+        id TEXT PRIMARY KEY NOT NULL,
+        contact TEXT NOT NULL,
+        occurred_at INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        device TEXT,
+        department TEXT,
+        interaction TEXT NOT NULL,
+        outcome TEXT,
+        sentiment REAL,
+        journey TEXT,
+        stage TEXT
+    ) STRICT;
+    -- Streams touchpoints in TouchpointPosition order, and one contact's.
+    CREATE INDEX touchpoints_log ON touchpoints (occurred_at, id);
+    CREATE INDEX touchpoints_contact ON touchpoints (contact, occurred_at, id);
+
+    CREATE TABLE referrals (
+        campaign TEXT NOT NULL,
+        referred TEXT NOT NULL,
+        advocate TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        version INTEGER NOT NULL CHECK (version >= 1),
+        changes TEXT NOT NULL,
+        PRIMARY KEY (campaign, referred)
+    ) STRICT;
+    CREATE INDEX referrals_advocate ON referrals (advocate, created_at, campaign, referred);
+    ",
 ];
 
 /// Brings the database to the latest schema, one migration per transaction. The
