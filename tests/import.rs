@@ -357,7 +357,8 @@ async fn export_then_import_into_an_empty_repository_reproduces_histories_and_an
             TransitionLog::from_transitions([definition.clone()], transitions).expect("a log")
         };
         let (before, after) = (log(&original), log(&copied));
-        let (before, after) = (before.journey(journey).expect("logged"), after.journey(journey).expect("logged"));
+        let (before, after) =
+            (before.journey(journey).expect("logged"), after.journey(journey).expect("logged"));
         assert_eq!(after.current_stage_counts(Scope::all()), before.current_stage_counts(Scope::all()));
         assert_eq!(after.reached(Scope::all()), before.reached(Scope::all()));
         assert_eq!(after.flows_by_source(Scope::all()), before.flows_by_source(Scope::all()));
