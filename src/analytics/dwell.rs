@@ -198,7 +198,14 @@ impl JourneyLog {
     /// the scope's as-of instant, or to the journey's latest transition without one.
     pub fn time_in_stage(&self, scope: Scope<'_>) -> TimeInStage {
         let n = self.journey.stage_count();
-        let mut completed = vec![Durations::default(); n];
+        // Sized up front (at most one completed stay per transition into a stage):
+        // no buffer grows and copies itself while the stays are collected.
+        let mut entries = vec![0usize; n];
+        for &s in &self.stage {
+            entries[usize::from(s)] += 1;
+        }
+        let mut completed: Vec<Durations> =
+            entries.iter().map(|&e| Durations { seconds: Vec::with_capacity(e) }).collect();
         let mut open = vec![Durations::default(); n];
         let now = scope.as_of.map_or(i64::from(self.last), |t| self.rel(t));
         for g in self.visible(scope) {

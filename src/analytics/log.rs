@@ -3,8 +3,9 @@
 //! A [`TransitionLog`] keeps, per journey, every member's transitions together and in
 //! time order (one *group* per contact), in columns: 4 bytes of time (seconds from the
 //! log's epoch), 1 byte of stage, 1 of source kind and 1 of channel per transition,
-//! plus 8 bytes per member (contact ref and group start). On the benchmark data that
-//! is about 10 bytes per transition ([`TransitionLog::heap_bytes`] says exactly).
+//! plus 9 bytes per member (contact ref, group start, and the stage its first
+//! transition left). On the benchmark data that is 10.8 bytes per transition
+//! ([`JourneyLog::heap_bytes`] says exactly; the contact ids' text is apart).
 //! The `from` stage is not stored: within a group it is the previous transition's
 //! stage, and building the log checks that it is.
 
