@@ -367,3 +367,17 @@ async fn export_then_import_into_an_empty_repository_reproduces_histories_and_an
         assert_eq!(again, exported);
     }
 }
+
+#[tokio::test]
+async fn many_made_up_journeys_are_each_refused() {
+    let engine = engine().await;
+    let mut csv = String::from("contact_id,journey,stage\n");
+    for n in 0..200 {
+        csv.push_str(&format!("ada,made-up-{n},lead\n"));
+    }
+    csv.push_str("ada,support,new\nada,made-up-7,lead\n");
+    let report = import(&engine, &csv, &options()).await;
+    assert_eq!((report.applied, report.refused), (1, 201));
+    assert!(report.errors.iter().all(|e| e.error.code() == "unknown_journey"));
+    assert!(report.errors[200].error.to_string().contains("made-up-7"));
+}

@@ -105,7 +105,13 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
                         },
                         Err(_) => None,
                     };
+                    let known = journey.is_some();
                     batch.add_journey(row.journey, journey);
+                    if !known {
+                        return Ok(Err(
+                            DomainError::UnknownJourney { journey: row.journey.to_owned() }.into()
+                        ));
+                    }
                 }
                 Lookup::NewMembership(journey, slot) => {
                     let slot = match slot {

@@ -18,6 +18,9 @@ use crate::model::transition::{Source, Transition};
 use crate::repository::Append;
 use crate::sequencing::{MembershipState, Move, Target, decide, replay};
 
+/// At most this many journey ids written in a file are remembered.
+const MAX_JOURNEY_NAMES: usize = 64;
+
 /// Whether a contact is stored, as far as the batch knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Existence {
@@ -125,12 +128,18 @@ impl Batch {
         self.pending_rows
     }
 
-    /// Records what a journey id written in the file resolves to.
+    /// Records what a journey id written in the file resolves to. Names that resolve
+    /// to nothing are remembered up to a bound, so a file of many made-up journey ids
+    /// costs a lookup per row rather than a scan of every name seen.
     pub(crate) fn add_journey(&mut self, name: &str, journey: Option<Arc<Journey>>) {
-        let index = journey.map(|journey| {
-            self.journeys.push(journey);
-            (self.journeys.len() - 1) as u32
-        });
+        let index = match journey {
+            Some(journey) => {
+                self.journeys.push(journey);
+                Some((self.journeys.len() - 1) as u32)
+            }
+            None if self.journey_names.len() >= MAX_JOURNEY_NAMES => return,
+            None => None,
+        };
         self.journey_names.push((name.into(), index));
     }
 
