@@ -7,7 +7,9 @@
 //! ```
 //!
 //! Building the log (interning, grouping by contact) is setup, timed once and printed;
-//! the benches time the reports over the built log.
+//! the benches time the reports over the built log. On a shared machine wall time
+//! includes waiting for a core, so on Linux the bench also prints each report's
+//! on-CPU time per touchpoint, read from `/proc/thread-self/schedstat`.
 
 #![allow(missing_docs, reason = "criterion's macros generate undocumented items")]
 
@@ -48,9 +50,38 @@ fn build_log() -> InteractionLog {
     log
 }
 
+/// Nanoseconds this thread has run on a CPU, if the kernel says (Linux).
+fn on_cpu_nanos() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat").ok()?.split_whitespace().next()?.parse().ok()
+}
+
+/// The median on-CPU time of `runs` runs of `report`, per touchpoint.
+fn on_cpu_per_touchpoint(name: &str, touchpoints: u64, runs: usize, mut report: impl FnMut()) {
+    let mut times: Vec<u64> = (0..runs)
+        .filter_map(|_| {
+            let before = on_cpu_nanos()?;
+            report();
+            Some(on_cpu_nanos()? - before)
+        })
+        .collect();
+    times.sort_unstable();
+    if let Some(median) = times.get(times.len() / 2) {
+        eprintln!(
+            "journey_map bench: {name}: median on-CPU {:.1} ms, {:.1} ns per touchpoint",
+            *median as f64 / 1e6,
+            *median as f64 / touchpoints as f64
+        );
+    }
+}
+
 fn reports(c: &mut Criterion) {
     let log = build_log();
     let touchpoints = log.touchpoint_count() as u64;
+    let map = || black_box(JourneyMap::compute(&log, Scope::all(), &MapOptions::default()));
+    let gaps = || black_box(GapReport::compute(&log, Scope::all(), &GapOptions::default()));
+    on_cpu_per_touchpoint("journey map", touchpoints, 7, || drop(map()));
+    on_cpu_per_touchpoint("gap report", touchpoints, 7, || drop(gaps()));
+    on_cpu_per_touchpoint("journey map + gap report", touchpoints, 7, || drop((map(), gaps())));
     let mut group = c.benchmark_group("journey_map");
     group.sample_size(10);
     group.throughput(Throughput::Elements(touchpoints));

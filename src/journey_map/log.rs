@@ -292,7 +292,9 @@ impl InteractionLogBuilder {
     ///
     /// # Errors
     /// [`DomainError::UnknownJourney`] when it belongs to another journey,
-    /// [`DomainError::UnknownStage`] when the journey has no such stage.
+    /// [`DomainError::UnknownStage`] when the journey has no such stage,
+    /// [`DomainError::InvalidValue`] past 2³² − 2 transitions or contacts, or for a
+    /// contact id that is not valid.
     pub fn transition(&mut self, t: &Transition) -> Result<(), DomainError> {
         let journey = &self.log.journey;
         if &t.journey != journey.id() {
@@ -306,6 +308,7 @@ impl InteractionLogBuilder {
                 journey: journey.id().clone(),
                 stage: t.to.to_string(),
             })?;
+        full("transitions", self.tr_contact.len())?;
         let c = self.contact(t.contact.as_str())?;
         self.tr_contact.push(c);
         self.tr_version.push(t.version);
@@ -318,7 +321,7 @@ impl InteractionLogBuilder {
     ///
     /// # Errors
     /// [`DomainError::InvalidValue`] when a kind of key has more distinct values than a
-    /// journey map counts (65535).
+    /// journey map counts (65535), or past 2³² − 2 touchpoints or contacts.
     pub fn touchpoint(&mut self, tp: &Touchpoint) -> Result<bool, DomainError> {
         if tp.stage.as_ref().is_some_and(|link| &link.journey != self.log.journey.id()) {
             return Ok(false);
@@ -329,6 +332,7 @@ impl InteractionLogBuilder {
         let department = log.departments.intern_opt("department", tp.department.as_ref())?;
         let interaction = log.interactions.intern("interaction", &tp.interaction)?;
         let outcome = log.outcomes.intern_opt("outcome", tp.outcome.as_ref())?;
+        full("touchpoints", self.tp_contact.len())?;
         let c = self.contact(tp.contact.as_str())?;
         let columns = &mut self.log.tp;
         columns.id.push(tp.id.clone());
@@ -366,6 +370,19 @@ impl InteractionLogBuilder {
         log.tp_start = tp_start;
         log.tr_start = tr_start;
         log
+    }
+}
+
+/// Refuses a row beyond what `u32` offsets address.
+fn full(field: &'static str, rows: usize) -> Result<(), DomainError> {
+    if rows < u32::MAX as usize {
+        Ok(())
+    } else {
+        Err(DomainError::InvalidValue {
+            field,
+            value: rows.to_string(),
+            reason: "a journey map holds fewer than 2^32 - 1",
+        })
     }
 }
 

@@ -205,8 +205,11 @@ fn count(log: &InteractionLog, scope: &Scope<'_>) -> Counters {
         let interaction = &tp.interaction[touchpoints.clone()][..n];
         let outcome = &tp.outcome[touchpoints.clone()][..n];
         let sentiment = &tp.sentiment[touchpoints][..n];
-        // The counters' row for the current stage (the last row before entry).
+        // The counters' row for the current stage (the last row before entry), and
+        // where it starts in each counter.
         let mut row = stages;
+        let (mut by_channel_row, mut by_interaction_row, mut by_outcome_row) =
+            (row * channels, row * interactions, row * (outcomes + 1));
         let mut next_at = cursor.next_at();
         for i in 0..n {
             if at[i] > next_at {
@@ -215,13 +218,15 @@ fn count(log: &InteractionLog, scope: &Scope<'_>) -> Counters {
                 }
                 next_at = cursor.next_at();
                 row = usize::from(stage).min(stages);
+                (by_channel_row, by_interaction_row, by_outcome_row) =
+                    (row * channels, row * interactions, row * (outcomes + 1));
             }
             let (channel, interaction, outcome, sentiment) =
                 (channel[i], interaction[i], outcome[i], sentiment[i]);
             let channel = usize::from(channel);
-            by_channel[row * channels + channel] += 1;
-            by_interaction[row * interactions + usize::from(interaction)] += 1;
-            by_outcome[row * (outcomes + 1) + usize::from(outcome).min(outcomes)] += 1;
+            by_channel[by_channel_row + channel] += 1;
+            by_interaction[by_interaction_row + usize::from(interaction)] += 1;
+            by_outcome[by_outcome_row + usize::from(outcome).min(outcomes)] += 1;
             let measured = !sentiment.is_nan();
             sentiment_sum[row] += if measured { sentiment } else { 0.0 };
             sentiment_count[row] += u64::from(measured);
