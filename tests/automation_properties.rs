@@ -244,7 +244,7 @@ proptest! {
             current.insert(journey, (t.to.to_string(), t.version));
         }
         // The state the evaluation reports is where the transitions lead.
-        let after = evaluation.state.unwrap_or(state);
+        let after = evaluation.state_after(&state).unwrap_or(state);
         for (journey, (stage, version)) in current {
             let membership = &after.memberships[&id::<journeys::JourneyId>(&journey)];
             prop_assert_eq!((membership.stage.to_string(), membership.version), (stage, version));

@@ -120,7 +120,7 @@ fn each_outcome_applies_through_sequencing_or_comes_back_as_an_effect() {
     );
     let key = journeys::automation::event_key(&id("ada"), &id("evt-1"));
     assert!(evaluation.transitions().all(|t| t.idempotency_key.as_ref() == Some(&key)));
-    let after = evaluation.state.as_ref().expect("the state changed");
+    let after = evaluation.state_after(&start).expect("the state changed");
     assert_eq!(after.contact.enrollment, EnrollmentStatus::Enrolled);
     assert_eq!(after.contact.attribute("plan"), Some(&Value::from("gold")));
     assert_eq!(after.memberships[&id::<journeys::JourneyId>("referral")].stage, "demo_complete");
@@ -163,7 +163,7 @@ fn a_refused_move_is_skipped_with_its_code_and_the_other_outcomes_still_apply() 
         })
         .collect();
     assert_eq!(codes, ["sequence_violation", "attribute_set", "already_in_stage"]);
-    let state = evaluation.state.expect("the attribute changed");
+    let state = evaluation.state_after(&ada_in("referral", "lead")).expect("the attribute changed");
     assert_eq!(state.memberships[&id::<journeys::JourneyId>("referral")].stage, "lead", "no move applied");
 }
 
@@ -284,7 +284,7 @@ fn rules_fire_by_priority_then_id_whatever_order_they_are_given_in() {
     let evaluation = set.evaluate(&event_json(r#""kind": "custom", "name": "go""#), &ada(), t0());
     let order: Vec<_> = evaluation.fired.iter().map(|f| f.rule.as_str()).collect();
     assert_eq!(order, ["z", "a", "b", "m"]);
-    let state = evaluation.state.unwrap();
+    let state = evaluation.state_after(&ada()).unwrap();
     assert_eq!(state.contact.attribute("last"), Some(&Value::from("m")), "later outcomes see earlier ones");
 }
 

@@ -11,7 +11,6 @@
 //! the rule set's cascade depth; a rule that would fire a second time in one cascade is
 //! stopped there (a cycle), and the chain is reported.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Utc};
@@ -24,7 +23,7 @@ use super::event::{Event, EventKind};
 use super::rule::{EffectKind, Outcome};
 use super::ruleset::{Automations, CompiledRule, Group};
 use crate::error::DomainError;
-use crate::model::contact::Contact;
+use crate::model::contact::{Contact, EnrollmentStatus};
 use crate::model::ids::{
     AttributeKey, ContactId, EffectKey, EventId, IdempotencyKey, JourneyId, PropertyKey, RuleId,
 };
@@ -70,12 +69,94 @@ pub struct Facts<'a> {
 
 impl FieldSource for Facts<'_> {
     fn read(&self, field: &Field) -> Option<ValueRef<'_>> {
-        match field {
-            Field::Event(name) => self.event.field(name.as_str()),
-            Field::Contact(_) | Field::Enrollment => self.state.contact.read(field),
-            Field::Stage(journey) => {
-                self.state.memberships.get(journey).map(|m| ValueRef::String(m.stage.as_str()))
-            }
+        read_fact(self.event, self.state, &NO_CHANGES, field)
+    }
+}
+
+/// What the applied outcomes of an evaluation changed, in the order they applied.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Changes {
+    /// Attributes set, in order (a later value for the same attribute wins).
+    pub attributes: Vec<(AttributeKey, Value)>,
+    /// The new enrollment status, if it changed.
+    pub enrollment: Option<EnrollmentStatus>,
+    /// The memberships moved, each at its latest state, in the order first moved.
+    pub memberships: Vec<MembershipState>,
+}
+
+static NO_CHANGES: Changes = Changes { attributes: Vec::new(), enrollment: None, memberships: Vec::new() };
+
+impl Changes {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.attributes.is_empty() && self.enrollment.is_none() && self.memberships.is_empty()
+    }
+
+    /// `before` with the changes applied.
+    pub fn apply(&self, before: &ContactState) -> ContactState {
+        let mut after = before.clone();
+        for (key, value) in &self.attributes {
+            after.contact.attributes.insert(key.clone(), value.clone());
+        }
+        if let Some(status) = self.enrollment {
+            after.contact.enrollment = status;
+        }
+        for membership in &self.memberships {
+            after.memberships.insert(membership.journey.clone(), membership.clone());
+        }
+        after
+    }
+
+    fn attribute<'a>(&'a self, before: &'a ContactState, key: &str) -> Option<&'a Value> {
+        match self.attributes.iter().rev().find(|(k, _)| k.as_str() == key) {
+            Some((_, value)) => Some(value),
+            None => before.contact.attribute(key),
+        }
+    }
+
+    fn membership<'a>(&'a self, before: &'a ContactState, journey: &str) -> Option<&'a MembershipState> {
+        match self.memberships.iter().find(|m| m.journey.as_str() == journey) {
+            Some(moved) => Some(moved),
+            None => before.memberships.get(journey),
+        }
+    }
+
+    fn moved(&mut self, membership: MembershipState) {
+        match self.memberships.iter_mut().find(|m| m.journey == membership.journey) {
+            Some(known) => *known = membership,
+            None => self.memberships.push(membership),
+        }
+    }
+}
+
+/// An event with a contact's state and the changes made to it so far.
+struct Current<'a> {
+    event: &'a Event,
+    state: &'a ContactState,
+    changes: &'a Changes,
+}
+
+impl FieldSource for Current<'_> {
+    fn read(&self, field: &Field) -> Option<ValueRef<'_>> {
+        read_fact(self.event, self.state, self.changes, field)
+    }
+}
+
+/// `field` of `event` or of the contact in `state` after `changes`.
+fn read_fact<'a>(
+    event: &'a Event,
+    state: &'a ContactState,
+    changes: &'a Changes,
+    field: &Field,
+) -> Option<ValueRef<'a>> {
+    match field {
+        Field::Event(name) => event.field(name.as_str()),
+        Field::Contact(key) => changes.attribute(state, key.as_str()).map(ValueRef::from),
+        Field::Enrollment => {
+            Some(ValueRef::String(changes.enrollment.unwrap_or(state.contact.enrollment).as_str()))
+        }
+        Field::Stage(journey) => {
+            changes.membership(state, journey.as_str()).map(|m| ValueRef::String(m.stage.as_str()))
         }
     }
 }
@@ -281,11 +362,17 @@ pub struct Evaluation {
     pub cascade: Vec<CascadeStep>,
     /// Where the cascade was cut short.
     pub stops: Vec<CascadeStop>,
-    /// The contact's state after every applied outcome; `None` if nothing changed it.
-    pub state: Option<ContactState>,
+    /// What the applied outcomes changed.
+    pub changes: Changes,
 }
 
 impl Evaluation {
+    /// The contact's state after every applied outcome, from the state it was
+    /// evaluated on; `None` if nothing changed it.
+    pub fn state_after(&self, before: &ContactState) -> Option<ContactState> {
+        (!self.changes.is_empty()).then(|| self.changes.apply(before))
+    }
+
     /// Every rule that fired and its outcomes, the first event's then the cascade's.
     pub fn firings(&self) -> impl Iterator<Item = &Firing> {
         self.fired.iter().chain(self.cascade.iter().flat_map(|step| &step.fired))
@@ -350,7 +437,8 @@ struct Run<'s> {
     /// The event's idempotency key, made when an outcome first needs it.
     key: Option<IdempotencyKey>,
     now: DateTime<Utc>,
-    state: Cow<'s, ContactState>,
+    state: &'s ContactState,
+    changes: Changes,
     /// Positions of the rules fired so far.
     fired: Vec<usize>,
     pending: VecDeque<(u32, Cause, Event)>,
@@ -392,7 +480,8 @@ impl Automations {
             root: event,
             key: None,
             now,
-            state: Cow::Borrowed(state),
+            state,
+            changes: Changes::default(),
             fired: Vec::new(),
             pending: VecDeque::new(),
             stops: Vec::new(),
@@ -409,10 +498,7 @@ impl Automations {
             fired,
             cascade,
             stops: run.stops,
-            state: match run.state {
-                Cow::Owned(state) => Some(state),
-                Cow::Borrowed(_) => None,
-            },
+            changes: run.changes,
         }
     }
 
@@ -469,7 +555,7 @@ impl Automations {
     /// the outcomes of the rules that match, queueing the events their moves make.
     fn step(&self, event: &Event, depth: u32, step: Option<usize>, run: &mut Run<'_>) -> Vec<Firing> {
         let group: &Group = self.group(event);
-        let facts = Facts { event, state: &run.state };
+        let facts = Current { event, state: run.state, changes: &run.changes };
         let matched = group.fields.with_reading(&facts, |reading| group.matching(reading));
         let mut firings = Vec::new();
         for compiled in matched {
@@ -514,8 +600,7 @@ impl Automations {
             to: transition.to.clone(),
         })];
         if let Outcome::SetEnrollmentStatus { status } = outcome {
-            let from =
-                transition.from.as_ref().and_then(|from| crate::EnrollmentStatus::from_key(from.as_str()));
+            let from = transition.from.as_ref().and_then(|from| EnrollmentStatus::from_key(from.as_str()));
             events.push(made(EventKind::EnrollmentStatusChanged { from, to: *status }));
         }
         for event in events {
@@ -540,8 +625,8 @@ impl Automations {
         let root = run.root;
         let contact = &root.contact;
         if let Outcome::SetAttribute { attribute, value } = outcome {
-            let attributes = &mut run.state.to_mut().contact.attributes;
-            let from = attributes.insert(attribute.clone(), value.clone());
+            let from = run.changes.attribute(run.state, attribute.as_str()).cloned();
+            run.changes.attributes.push((attribute.clone(), value.clone()));
             return OutcomeResult::AttributeSet { attribute: attribute.clone(), from, to: value.clone() };
         }
         let event_key = run.key.get_or_insert_with(|| event_key(contact, &root.id)).clone();
@@ -588,13 +673,12 @@ impl Automations {
         let Some(definition) = self.journeys.get(journey) else {
             return unknown_journey(journey);
         };
-        match decide(definition, run.state.memberships.get(journey), &request) {
+        match decide(definition, run.changes.membership(run.state, journey.as_str()), &request) {
             Ok(transition) => {
-                let state = run.state.to_mut();
                 if let Target::EnrollmentStatus(status) = request.target {
-                    state.contact.enrollment = status;
+                    run.changes.enrollment = Some(status);
                 }
-                state.memberships.insert(journey.clone(), MembershipState::after(&transition));
+                run.changes.moved(MembershipState::after(&transition));
                 OutcomeResult::Moved { transition }
             }
             Err(error) => OutcomeResult::Skipped { error },

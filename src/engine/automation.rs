@@ -224,9 +224,9 @@ fn commit_of(evaluation: &Evaluation, before: &ContactState, contact_version: u6
             transitions,
         })
         .collect();
-    let contacts = match &evaluation.state {
+    let contacts = match evaluation.state_after(before) {
         Some(after) if after.contact != before.contact => {
-            vec![ContactWrite::Update { contact: after.contact.clone(), expected_version: contact_version }]
+            vec![ContactWrite::Update { contact: after.contact, expected_version: contact_version }]
         }
         _ => Vec::new(),
     };
