@@ -103,20 +103,21 @@ impl TransitionLog {
         let rows = usize::try_from(size_hint / 60).unwrap_or(0);
         builder.reserve(rows);
         let mut record = csv::ByteRecord::new();
+        let mut times = TimeParser::default();
         let mut line = 1u64;
         while csv.read_byte_record(&mut record)? {
             line += 1;
             let field = |i: usize| record.get(i).unwrap_or_default();
             let mut row = || -> Result<(), DomainError> {
-                let at = parse_time(field(c_at))?;
-                let source = std::str::from_utf8(field(c_source))
-                    .ok()
-                    .and_then(SourceKind::from_key)
+                let at = times.parse(field(c_at))?;
+                let source = SourceKind::ALL
+                    .into_iter()
+                    .find(|k| k.as_str().as_bytes() == field(c_source))
                     .ok_or_else(|| DomainError::InvalidValue {
-                        field: "source",
-                        value: String::from_utf8_lossy(field(c_source)).into_owned(),
-                        reason: "is not automation, import, manual or system",
-                    })?;
+                    field: "source",
+                    value: String::from_utf8_lossy(field(c_source)).into_owned(),
+                    reason: "is not automation, import, manual or system",
+                })?;
                 let from = Some(field(c_from)).filter(|f| !f.is_empty());
                 let channel = channel_idx.map(field).filter(|c| !c.is_empty());
                 builder.push_bytes(field(c_contact), field(c_journey), from, field(c_to), at, source, channel)
@@ -130,42 +131,65 @@ impl TransitionLog {
     }
 }
 
-/// Seconds since the Unix epoch of an RFC 3339 time.
-fn parse_time(text: &[u8]) -> Result<i64, DomainError> {
-    if let Some(t) = parse_utc_seconds(text) {
-        return Ok(t);
-    }
-    let bad = || DomainError::InvalidValue {
-        field: "at",
-        value: String::from_utf8_lossy(text).into_owned(),
-        reason: "is not an RFC 3339 time",
-    };
-    let text = std::str::from_utf8(text).map_err(|_| bad())?;
-    DateTime::parse_from_rfc3339(text).map(|t| t.timestamp()).map_err(|_| bad())
+/// Parses `at`: RFC 3339, with a fast path for `YYYY-MM-DDTHH:MM:SSZ` that keeps the
+/// day of the previous row (rows in time order share it).
+#[derive(Default)]
+struct TimeParser {
+    date: [u8; 10],
+    days: Option<i64>,
 }
 
-/// The fast path: exactly `YYYY-MM-DDTHH:MM:SSZ` with a valid date and time (no leap
-/// second); `None` for anything else.
-fn parse_utc_seconds(t: &[u8]) -> Option<i64> {
-    if t.len() != 20
-        || t[4] != b'-'
-        || t[7] != b'-'
-        || t[10] != b'T'
-        || t[13] != b':'
-        || t[16] != b':'
-        || t[19] != b'Z'
-    {
+impl TimeParser {
+    /// Seconds since the Unix epoch of an RFC 3339 time.
+    fn parse(&mut self, text: &[u8]) -> Result<i64, DomainError> {
+        if let Some(t) = self.fast(text) {
+            return Ok(t);
+        }
+        let bad = || DomainError::InvalidValue {
+            field: "at",
+            value: String::from_utf8_lossy(text).into_owned(),
+            reason: "is not an RFC 3339 time",
+        };
+        let text = std::str::from_utf8(text).map_err(|_| bad())?;
+        DateTime::parse_from_rfc3339(text).map(|t| t.timestamp()).map_err(|_| bad())
+    }
+
+    /// Exactly `YYYY-MM-DDTHH:MM:SSZ` with a valid date and time (no leap second);
+    /// `None` for anything else.
+    #[inline]
+    fn fast(&mut self, t: &[u8]) -> Option<i64> {
+        if t.len() != 20 || t[10] != b'T' || t[13] != b':' || t[16] != b':' || t[19] != b'Z' {
+            return None;
+        }
+        let days = match self.days {
+            Some(days) if t[..10] == self.date => days,
+            _ => {
+                let days = parse_date(&t[..10])?;
+                self.date.copy_from_slice(&t[..10]);
+                self.days = Some(days);
+                days
+            }
+        };
+        let digit = |i: usize| {
+            let d = t[i].wrapping_sub(b'0');
+            (d < 10).then_some(i64::from(d))
+        };
+        let (hh, mm, ss) =
+            (digit(11)? * 10 + digit(12)?, digit(14)? * 10 + digit(15)?, digit(17)? * 10 + digit(18)?);
+        (hh < 24 && mm < 60 && ss < 60).then_some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+    }
+}
+
+/// Days since 1970-01-01 of a valid `YYYY-MM-DD`.
+fn parse_date(t: &[u8]) -> Option<i64> {
+    if t[4] != b'-' || t[7] != b'-' {
         return None;
     }
     let num = |range: std::ops::Range<usize>| {
         t[range].iter().try_fold(0i64, |n, &b| b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0')))
     };
     let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) || hh > 23 || mm > 59 || ss > 59 {
-        return None;
-    }
-    Some(days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss)
+    ((1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m)).then(|| days_from_civil(y, m, d))
 }
 
 fn days_in_month(y: i64, m: i64) -> i64 {
@@ -198,14 +222,17 @@ mod tests {
             ["1970-01-01T00:00:00Z", "2026-01-05T13:04:11Z", "2024-02-29T23:59:59Z", "1899-12-31T12:00:00Z"]
         {
             let chrono = DateTime::parse_from_rfc3339(text).unwrap().timestamp();
-            assert_eq!(parse_utc_seconds(text.as_bytes()), Some(chrono), "{text}");
+            assert_eq!(TimeParser::default().fast(text.as_bytes()), Some(chrono), "{text}");
         }
-        assert_eq!(parse_utc_seconds(b"2026-02-29T00:00:00Z"), None);
-        assert_eq!(parse_utc_seconds(b"2026-01-05T13:04:11+01:00"), None);
-        assert_eq!(
-            parse_time(b"2026-01-05T14:04:11+01:00").unwrap(),
-            parse_time(b"2026-01-05T13:04:11Z").unwrap()
-        );
-        assert!(parse_time(b"2026-02-30T00:00:00Z").is_err());
+        let mut times = TimeParser::default();
+        assert_eq!(times.fast(b"2026-02-29T00:00:00Z"), None);
+        assert_eq!(times.fast(b"2026-01-05T13:04:11+01:00"), None);
+        // The day kept from the previous row is reused only for the same date text.
+        assert_eq!(times.fast(b"2026-01-05T00:00:00Z"), Some(1_767_571_200));
+        assert_eq!(times.fast(b"2026-01-05T24:00:00Z"), None);
+        assert_eq!(times.fast(b"2026-01-06T00:00:01Z"), Some(1_767_657_601));
+        let plus_one = times.parse(b"2026-01-05T14:04:11+01:00").unwrap();
+        assert_eq!(plus_one, times.parse(b"2026-01-05T13:04:11Z").unwrap());
+        assert!(times.parse(b"2026-02-30T00:00:00Z").is_err());
     }
 }
