@@ -49,8 +49,8 @@ pub mod ruleset;
 
 pub use condition::{CompiledCondition, Condition, Field, FieldSource, Op, Verdict};
 pub use evaluate::{
-    CascadeStop, ContactState, Evaluation, Explanation, ExternalEffect, Facts, Firing, OutcomeReport,
-    OutcomeResult, RuleExplanation, event_key,
+    CascadeStop, Changes, ContactState, Evaluation, Explanation, ExternalEffect, Facts, Firing,
+    OutcomeReport, OutcomeResult, RuleExplanation, event_key,
 };
 pub use event::{Event, EventKind, EventType};
 pub use rule::{EffectKind, Outcome, Rule, Scope, Trigger};
