@@ -211,12 +211,17 @@ fn count(log: &InteractionLog, scope: &Scope<'_>) -> Counters {
         let (mut by_channel_row, mut by_interaction_row, mut by_outcome_row) =
             (row * channels, row * interactions, row * (outcomes + 1));
         let mut next_at = cursor.next_at();
+        // Sentiment adds up in registers and goes to the row when the stage changes.
+        let (mut sum, mut measured_count) = (0.0, 0);
         for i in 0..n {
             if at[i] > next_at {
                 while let Some(to) = cursor.move_before(at[i]) {
                     enter(&mut k, &mut stage, &mut last_channel, to);
                 }
                 next_at = cursor.next_at();
+                sentiment_sum[row] += sum;
+                sentiment_count[row] += measured_count;
+                (sum, measured_count) = (0.0, 0);
                 row = usize::from(stage).min(stages);
                 (by_channel_row, by_interaction_row, by_outcome_row) =
                     (row * channels, row * interactions, row * (outcomes + 1));
@@ -228,10 +233,12 @@ fn count(log: &InteractionLog, scope: &Scope<'_>) -> Counters {
             by_interaction[by_interaction_row + usize::from(interaction)] += 1;
             by_outcome[by_outcome_row + usize::from(outcome).min(outcomes)] += 1;
             let measured = !sentiment.is_nan();
-            sentiment_sum[row] += if measured { sentiment } else { 0.0 };
-            sentiment_count[row] += u64::from(measured);
+            sum += if measured { sentiment } else { 0.0 };
+            measured_count += u64::from(measured);
             last_channel = channel;
         }
+        sentiment_sum[row] += sum;
+        sentiment_count[row] += measured_count;
         while let Some(to) = cursor.take() {
             enter(&mut k, &mut stage, &mut last_channel, to);
         }
