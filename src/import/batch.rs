@@ -36,13 +36,17 @@ pub(crate) enum Existence {
     Missing,
 }
 
+/// No membership: the end of a contact's chain.
+const NONE: u32 = u32::MAX;
+
 /// A contact's entry: whether it exists and its memberships in the batch.
 #[derive(Debug)]
 struct ContactSlot {
     id: ContactId,
     existence: Existence,
-    /// `(journey index, membership index)`.
-    memberships: Vec<(u32, u32)>,
+    /// The contact's last membership added ([`NONE`]: none); each links to the one
+    /// before. A contact is in a few journeys: a chain costs no allocation per contact.
+    memberships: u32,
 }
 
 /// One membership as the batch has moved it.
@@ -50,6 +54,8 @@ struct ContactSlot {
 struct Membership {
     slot: u32,
     journey: u32,
+    /// The contact's membership added before this one ([`NONE`]: none).
+    next: u32,
     state: Option<MembershipState>,
     /// The version stored in the repository.
     committed: u64,
@@ -154,10 +160,15 @@ impl Batch {
         let Some(&slot) = self.contacts.get(row.contact) else {
             return Lookup::NewMembership(journey, None);
         };
-        match self.slots[slot as usize].memberships.iter().find(|(j, _)| *j == journey) {
-            Some(&(_, membership)) => Lookup::Found(membership),
-            None => Lookup::NewMembership(journey, Some(slot)),
+        let mut index = self.slots[slot as usize].memberships;
+        while index != NONE {
+            let membership = &self.memberships[index as usize];
+            if membership.journey == journey {
+                return Lookup::Found(index);
+            }
+            index = membership.next;
         }
+        Lookup::NewMembership(journey, Some(slot))
     }
 
     /// The journey at `index`.
@@ -175,7 +186,7 @@ impl Batch {
     pub(crate) fn add_contact(&mut self, id: ContactId) -> u32 {
         let slot = self.slots.len() as u32;
         self.contacts.insert(id.clone(), slot);
-        self.slots.push(ContactSlot { id, existence: Existence::Unknown, memberships: Vec::new() });
+        self.slots.push(ContactSlot { id, existence: Existence::Unknown, memberships: NONE });
         slot
     }
 
@@ -204,18 +215,20 @@ impl Batch {
             })
             .collect();
         let index = self.memberships.len() as u32;
+        let contact = &mut self.slots[slot as usize];
         self.memberships.push(Membership {
             slot,
             journey,
+            next: contact.memberships,
             state,
             committed: history.len() as u64,
             pending: Vec::new(),
             stored_lines,
         });
         if !history.is_empty() {
-            self.slots[slot as usize].existence = Existence::Stored;
+            contact.existence = Existence::Stored;
         }
-        self.slots[slot as usize].memberships.push((journey, index));
+        contact.memberships = index;
         Ok(index)
     }
 

@@ -89,10 +89,22 @@ impl Header {
                 message: format!("the row has {} fields, the header {}", record.len(), self.width),
             });
         }
+        // The record's text is checked once; a field is then a slice of it, unless its
+        // bounds split a character, when (as for text that is not UTF-8) the field is
+        // checked alone and named.
+        let text = std::str::from_utf8(record.as_slice()).ok();
         let field = |index: usize, column: &'static str| -> Result<&'r str, ImportError> {
-            std::str::from_utf8(field(record, index)).map_err(|_| ImportError::MalformedCsv {
-                message: format!("the {column} field is not UTF-8"),
-            })
+            let bytes = field(record, index);
+            let checked = text.and_then(|text| {
+                let start = record.range(index)?.start;
+                text.get(start..start + bytes.len())
+            });
+            match checked {
+                Some(text) => Ok(text),
+                None => std::str::from_utf8(bytes).map_err(|_| ImportError::MalformedCsv {
+                    message: format!("the {column} field is not UTF-8"),
+                }),
+            }
         };
         let required = |index: usize, column: &'static str| match field(index, column)? {
             "" => Err(ImportError::MissingField { column }),
@@ -269,6 +281,10 @@ mod tests {
         assert_eq!(code(&["c1", "referral", "lead", "", "crm", "", ""]), "invalid_value");
         assert_eq!(code(&["c1", "referral", "lead", "", "", "", "called"]), "missing_field");
         assert_eq!(code(&["c1", "referral", "lead", "", "", "E-Mail", ""]), "invalid_id");
+        // Valid UTF-8 as a whole, but the journey field ends inside a character.
+        let split = ByteRecord::from(vec![&b"c1"[..], b"\xC3", b"\xA9", b"", b"", b"", b""]);
+        let error = header.row(&split).unwrap_err();
+        assert_eq!(error, ImportError::MalformedCsv { message: "the journey field is not UTF-8".into() });
         let fields = record(&["c1", "referral", "lead", "", "manual", "email", "called back"]);
         let ok = header.row(&fields).unwrap();
         assert_eq!(ok.origin, Some(SourceKind::Manual));
