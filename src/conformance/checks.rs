@@ -106,7 +106,8 @@ pub async fn contact_versions<R: Repository>(repo: &R) -> Outcome {
 }
 
 /// Loading or updating an unknown contact fails with `NotFound`; inserting a stored
-/// one fails with `AlreadyExists` and changes nothing.
+/// one fails with `AlreadyExists` and changes nothing; `contact_exists` agrees with
+/// loading.
 pub async fn contact_insert_and_update_kinds<R: Repository>(repo: &R) -> Outcome {
     let c = Check("contact_insert_and_update_kinds");
     let ghost = c.contact("ghost")?;
@@ -126,6 +127,8 @@ pub async fn contact_insert_and_update_kinds<R: Repository>(repo: &R) -> Outcome
         repo.load_contact(&ghost).await,
         Kind::NotFound(Entity::Contact, "ghost".into()),
     )?;
+    let exists = c.ok("contact_exists ghost", repo.contact_exists(&ghost).await)?;
+    c.equal("contact_exists ghost", &exists, &false)?;
     let ada = c.contact("ada")?;
     let stored = contact_record(&ada);
     c.ok(
@@ -133,6 +136,8 @@ pub async fn contact_insert_and_update_kinds<R: Repository>(repo: &R) -> Outcome
         repo.commit(Commit { contacts: vec![ContactWrite::Insert(stored.clone())], ..Commit::default() })
             .await,
     )?;
+    let exists = c.ok("contact_exists ada", repo.contact_exists(&ada).await)?;
+    c.equal("contact_exists ada after its insert", &exists, &true)?;
     let again = contact_record(&ada).with_status(EnrollmentStatus::Banned);
     c.fails_with(
         "second insert of contact ada",

@@ -12,7 +12,7 @@ use csv::ByteRecord;
 
 use super::{JourneyEngine, contact_entry};
 use crate::clock::Clock;
-use crate::error::{DomainError, Entity, Error, RepositoryError};
+use crate::error::{DomainError, Error, RepositoryError};
 use crate::import::{
     Batch, CsvExport, Existence, Header, ImportError, ImportOptions, ImportReport, Lookup, Mode, Outcome,
     UnknownContacts, is_blank,
@@ -125,15 +125,13 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
                     let contact = contact.clone();
                     let history = self.repository.load_history(&contact, batch.journey(journey).id()).await?;
                     if history.is_empty() && existence == Existence::Unknown {
-                        let existence = match self.repository.load_contact(&contact).await {
-                            Ok(_) => Existence::Stored,
-                            Err(RepositoryError::NotFound { entity: Entity::Contact, .. }) => {
-                                match options.unknown_contacts {
-                                    UnknownContacts::Create => Existence::Absent,
-                                    UnknownContacts::Refuse => Existence::Missing,
-                                }
+                        let existence = if self.repository.contact_exists(&contact).await? {
+                            Existence::Stored
+                        } else {
+                            match options.unknown_contacts {
+                                UnknownContacts::Create => Existence::Absent,
+                                UnknownContacts::Refuse => Existence::Missing,
                             }
-                            Err(e) => return Err(e.into()),
                         };
                         batch.set_existence(slot, existence);
                     }

@@ -280,6 +280,10 @@ impl Repository for InMemoryRepository {
             .ok_or_else(|| RepositoryError::NotFound { entity: Entity::Contact, id: id.to_string() })
     }
 
+    async fn contact_exists(&self, id: &ContactId) -> Result<bool, RepositoryError> {
+        Ok(self.lock().contacts.get(id).is_some_and(|entry| entry.record.is_some()))
+    }
+
     async fn load_history(
         &self,
         contact: &ContactId,

@@ -19,7 +19,7 @@ pub use memory::InMemoryRepository;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{DEFAULT_BUSY_TIMEOUT, SqliteRepository};
 
-use crate::error::RepositoryError;
+use crate::error::{Entity, RepositoryError};
 use crate::model::contact::Contact;
 use crate::model::ids::{ContactId, IdempotencyKey, JourneyId};
 use crate::model::journey::Journey;
@@ -128,7 +128,8 @@ impl LogPosition {
 ///   `AlreadyExists` otherwise. [`load_journey`](Self::load_journey) of an unknown id
 ///   fails with `NotFound`.
 /// - **Contacts** carry a version: 1 on insert, +1 per update. Loading an unknown
-///   contact fails with `NotFound`.
+///   contact fails with `NotFound`; [`contact_exists`](Self::contact_exists) answers
+///   `true` exactly when loading it succeeds.
 /// - **Histories** are append-only. A membership's version is the number of its
 ///   transitions (0 before the first). [`load_history`](Self::load_history) returns
 ///   them in version order, and an empty list for a contact that is not a member;
@@ -173,6 +174,20 @@ pub trait Repository: Send + Sync {
         &self,
         id: &ContactId,
     ) -> impl Future<Output = Result<Versioned<Contact>, RepositoryError>> + Send;
+
+    /// Whether a contact record is stored: what a caller that needs no more than that
+    /// asks instead of [`load_contact`](Self::load_contact), sparing a backend the copy
+    /// of the record and the `NotFound` error. The default loads the contact.
+    fn contact_exists(&self, id: &ContactId) -> impl Future<Output = Result<bool, RepositoryError>> + Send {
+        let loaded = self.load_contact(id);
+        async move {
+            match loaded.await {
+                Ok(_) => Ok(true),
+                Err(RepositoryError::NotFound { entity: Entity::Contact, .. }) => Ok(false),
+                Err(e) => Err(e),
+            }
+        }
+    }
 
     /// Loads a membership's transitions in version order (empty: not a member).
     fn load_history(
