@@ -26,10 +26,7 @@ use journeys::analytics::{
     Buckets, FunnelMode, FunnelSpec, Granularity, JourneyLog, Scope, Segments, StallThresholds, Step,
     TransitionLog, breakdown,
 };
-use journeys::{
-    ChannelKey, Journey, MembershipState, Move, SequencePolicy, Source, Stage, StageOutcome, TouchpointInfo,
-    Transition, decide,
-};
+use journeys::{ChannelKey, Journey, MembershipState, Move, Source, TouchpointInfo, Transition, decide};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -119,20 +116,9 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// A sequenced referral journey, as a host would define it.
+/// The sequenced referral journey the examples share, as a host stores it.
 fn referral() -> Result<Journey> {
-    Ok(Journey::new(
-        "referral",
-        "Referral",
-        SequencePolicy::RequiresSequence,
-        [
-            Stage::new("lead", "Lead")?,
-            Stage::new("demo_complete", "Demo Complete")?,
-            Stage::new("trial", "Trial")?,
-            Stage::new("conversion", "Conversion")?.with_outcome(StageOutcome::Converted),
-            Stage::new("closed_lost", "Closed/Lost")?.exit().with_outcome(StageOutcome::Lost),
-        ],
-    )?)
+    Ok(serde_json::from_str(include_str!("data/referral_journey.json"))?)
 }
 
 /// A small deterministic pseudo-random generator (xorshift).

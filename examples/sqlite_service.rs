@@ -13,23 +13,13 @@ use std::collections::BTreeMap;
 
 use journeys::automation::{Event, Rule};
 use journeys::{
-    Contact, Error, Journey, JourneyEngine, LogPosition, Repository, RepositoryError, SequencePolicy, Source,
-    SqliteRepository, Stage, StageOutcome, Transition,
+    Contact, Error, Journey, JourneyEngine, LogPosition, Repository, RepositoryError, Source,
+    SqliteRepository, Transition,
 };
 
-fn referral() -> Result<Journey, journeys::DomainError> {
-    Journey::new(
-        "referral",
-        "Referral",
-        SequencePolicy::RequiresSequence,
-        [
-            Stage::new("lead", "Lead")?,
-            Stage::new("demo_complete", "Demo Complete")?,
-            Stage::new("trial", "Trial")?,
-            Stage::new("conversion", "Conversion")?.with_outcome(StageOutcome::Converted),
-            Stage::new("closed_lost", "Closed/Lost")?.exit().with_outcome(StageOutcome::Lost),
-        ],
-    )
+/// The sequenced referral journey the examples share, as a host stores it.
+fn referral() -> Result<Journey, serde_json::Error> {
+    serde_json::from_str(include_str!("data/referral_journey.json"))
 }
 
 const RULES: &str = include_str!("data/referral_automations.json");
