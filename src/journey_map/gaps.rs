@@ -154,17 +154,21 @@ impl GapOptions {
 /// journey yet", key `width − 1` (or the number of keys) for "no key", and
 /// `from == to` for staying on one key, so the hot loop counts every touchpoint
 /// without branching; [`cells`](Self::cells) leaves the first two out.
+/// A cell's index, `(stage × width + from) × width + to`: 64 bits, so the sparse
+/// layout's 2^16-wide keys fit on 32-bit targets as well.
+type Cell = u64;
+
 trait Tally {
     /// The cell layout's width.
-    fn width(&self) -> usize;
-    fn add(&mut self, cell: usize, class: usize);
+    fn width(&self) -> Cell;
+    fn add(&mut self, cell: Cell, class: usize);
     /// Every non-zero (stage, from, to, counts), `stage` below `stages` and keys
     /// below `none`.
     fn cells(&self, stages: usize, none: u16) -> Vec<(u16, u16, u16, [u64; 3])>;
 }
 
 /// The (stage, from, to) of `cell` if it is within the journey and between keys.
-fn decode(cell: usize, width: usize, stages: usize, none: u16) -> Option<(u16, u16, u16)> {
+fn decode(cell: Cell, width: Cell, stages: usize, none: u16) -> Option<(u16, u16, u16)> {
     let to = u16::try_from(cell % width).ok()?;
     let from = u16::try_from(cell / width % width).ok()?;
     let stage = u16::try_from(cell / width / width).ok()?;
@@ -173,18 +177,19 @@ fn decode(cell: usize, width: usize, stages: usize, none: u16) -> Option<(u16, u
 
 /// Counts in an array: for the usual handful of channels, devices and departments.
 struct Dense {
-    width: usize,
+    width: Cell,
     counts: Vec<[u64; 3]>,
 }
 
 impl Tally for Dense {
-    fn width(&self) -> usize {
+    fn width(&self) -> Cell {
         self.width
     }
 
     #[inline]
-    fn add(&mut self, cell: usize, class: usize) {
-        self.counts[cell][class] += 1;
+    fn add(&mut self, cell: Cell, class: usize) {
+        // Dense layouts have at most `DENSE_CELLS_MAX` cells: the index fits.
+        self.counts[cell as usize][class] += 1;
     }
 
     fn cells(&self, stages: usize, none: u16) -> Vec<(u16, u16, u16, [u64; 3])> {
@@ -192,24 +197,24 @@ impl Tally for Dense {
             .iter()
             .enumerate()
             .filter(|(_, c)| c.iter().any(|&n| n > 0))
-            .filter_map(|(cell, c)| decode(cell, self.width, stages, none).map(|(s, f, t)| (s, f, t, *c)))
+            .filter_map(|(cell, c)| decode(cell as Cell, self.width, stages, none).map(|(s, f, t)| (s, f, t, *c)))
             .collect()
     }
 }
 
 /// Counts in a hash map: for a key space too large for an array.
 #[derive(Default)]
-struct Sparse(HashMap<usize, [u64; 3]>);
+struct Sparse(HashMap<Cell, [u64; 3]>);
 
 /// [`Sparse`]'s cell width: any `u16` key fits.
-const SPARSE_WIDTH: usize = 1 << 16;
+const SPARSE_WIDTH: Cell = 1 << 16;
 
 impl Tally for Sparse {
-    fn width(&self) -> usize {
+    fn width(&self) -> Cell {
         SPARSE_WIDTH
     }
 
-    fn add(&mut self, cell: usize, class: usize) {
+    fn add(&mut self, cell: Cell, class: usize) {
         self.0.entry(cell).or_default()[class] += 1;
     }
 
@@ -235,7 +240,7 @@ impl Counts {
         let width = keys + 1;
         match (stages + 1).checked_mul(width).and_then(|n| n.checked_mul(width)) {
             Some(cells) if cells <= DENSE_CELLS_MAX => {
-                Counts::Dense(Dense { width, counts: vec![[0; 3]; cells] })
+                Counts::Dense(Dense { width: width as Cell, counts: vec![[0; 3]; cells] })
             }
             _ => Counts::Sparse(Sparse::default()),
         }
@@ -243,7 +248,7 @@ impl Counts {
 }
 
 impl Tally for Counts {
-    fn width(&self) -> usize {
+    fn width(&self) -> Cell {
         match self {
             Counts::Dense(d) => d.width(),
             Counts::Sparse(s) => s.width(),
@@ -251,7 +256,7 @@ impl Tally for Counts {
     }
 
     #[inline]
-    fn add(&mut self, cell: usize, class: usize) {
+    fn add(&mut self, cell: Cell, class: usize) {
         match self {
             Counts::Dense(d) => d.add(cell, class),
             Counts::Sparse(s) => s.add(cell, class),
@@ -270,19 +275,19 @@ impl Tally for Counts {
 /// stage and the previous key's column, both premultiplied.
 #[derive(Clone, Copy)]
 struct Lane {
-    width: usize,
+    width: Cell,
     none: u16,
-    row: usize,
-    previous: usize,
+    row: Cell,
+    previous: Cell,
 }
 
 impl Lane {
     #[inline]
     fn count<T: Tally>(&mut self, tally: &mut T, key: u16, class: usize) {
         let key = key.min(self.none);
-        tally.add(self.row + self.previous + usize::from(key), class);
+        tally.add(self.row + self.previous + Cell::from(key), class);
         // A touchpoint without the key leaves the previous one standing.
-        self.previous = if key == self.none { self.previous } else { usize::from(key) * self.width };
+        self.previous = if key == self.none { self.previous } else { Cell::from(key) * self.width };
     }
 }
 
@@ -300,7 +305,7 @@ fn scan<T: Tally>(
     let [t0, t1, t2] = tallies;
     let lanes = [(&*t0, nones[0]), (&*t1, nones[1]), (&*t2, nones[2])].map(|(t, none)| {
         let width = t.width();
-        Lane { width, none, row: 0, previous: usize::from(none) * width }
+        Lane { width, none, row: 0, previous: Cell::from(none) * width }
     });
     for c in 0..log.contacts.len() {
         let Some((touchpoints, mut cursor)) = log.visible(c, scope) else { continue };
@@ -318,7 +323,7 @@ fn scan<T: Tally>(
         // touchpoint within the window of the next move, and the earliest touchpoint
         // time within that window.
         let settle = |cursor: &StageCursor<'_>, lanes: [&mut Lane; 3]| {
-            let row = usize::from(cursor.stage).min(stages);
+            let row = Cell::from(cursor.stage).min(stages as Cell);
             for lane in lanes {
                 lane.row = row * lane.width * lane.width;
             }
