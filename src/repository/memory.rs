@@ -70,6 +70,10 @@ impl Memberships {
         let index = match self.0.iter().position(|(id, _)| *id == journey) {
             Some(index) => index,
             None => {
+                if self.0.is_empty() {
+                    // Most contacts are in one journey besides the system one.
+                    self.0.reserve_exact(2);
+                }
                 let index = self.0.partition_point(|(id, _)| *id < journey);
                 self.0.insert(index, (journey, Vec::new()));
                 index
@@ -82,6 +86,9 @@ impl Memberships {
         self.0.iter().map(|(id, _)| id)
     }
 }
+
+/// Histories shorter than this grow to fit each append.
+const SHORT_HISTORY: usize = 8;
 
 /// A journey's transitions in time order, as positions into the memberships; sorted
 /// lazily because back-filled transitions may arrive out of order.
@@ -238,7 +245,13 @@ impl State {
             if history.is_empty() {
                 // A new membership keeps the commit's vector instead of copying it.
                 *history = append.transitions;
+                history.shrink_to_fit();
             } else {
+                // Most histories stay short: grown to fit until they are not, so that
+                // a membership of two or three moves keeps no room for four.
+                if history.len() < SHORT_HISTORY {
+                    history.reserve_exact(append.transitions.len());
+                }
                 history.extend(append.transitions);
             }
         }
