@@ -94,14 +94,11 @@ impl Header {
         // checked alone and named.
         let text = std::str::from_utf8(record.as_slice()).ok();
         let field = |index: usize, column: &'static str| -> Result<&'r str, ImportError> {
-            let bytes = field(record, index);
-            let checked = text.and_then(|text| {
-                let start = record.range(index)?.start;
-                text.get(start..start + bytes.len())
-            });
-            match checked {
+            match text.zip(record.range(index)).and_then(|(text, range)| text.get(range)) {
+                // As `field` does, the `\r` of a CRLF line ending is dropped.
+                Some(text) if index + 1 == record.len() => Ok(text.strip_suffix('\r').unwrap_or(text)),
                 Some(text) => Ok(text),
-                None => std::str::from_utf8(bytes).map_err(|_| ImportError::MalformedCsv {
+                None => std::str::from_utf8(field(record, index)).map_err(|_| ImportError::MalformedCsv {
                     message: format!("the {column} field is not UTF-8"),
                 }),
             }

@@ -197,7 +197,9 @@ impl Tally for Dense {
             .iter()
             .enumerate()
             .filter(|(_, c)| c.iter().any(|&n| n > 0))
-            .filter_map(|(cell, c)| decode(cell as Cell, self.width, stages, none).map(|(s, f, t)| (s, f, t, *c)))
+            .filter_map(|(cell, c)| {
+                decode(cell as Cell, self.width, stages, none).map(|(s, f, t)| (s, f, t, *c))
+            })
             .collect()
     }
 }
