@@ -36,6 +36,9 @@ pub(crate) enum Existence {
     Missing,
 }
 
+/// Pending transitions of a membership grow one at a time up to this many.
+const SHORT_PENDING: usize = 4;
+
 /// No membership: the end of a contact's chain.
 const NONE: u32 = u32::MAX;
 
@@ -286,8 +289,10 @@ impl Batch {
         }
         if membership.pending.is_empty() {
             self.touched.push(index);
-            // Most memberships take one or two rows per chunk, and the repository may
-            // keep this vector as the history: no spare capacity up front.
+        }
+        // Most memberships take one or two rows per chunk, and the repository may keep
+        // this vector as the history: no spare capacity while it is short.
+        if membership.pending.len() < SHORT_PENDING {
             membership.pending.reserve_exact(1);
         }
         membership.pending.push(transition);
