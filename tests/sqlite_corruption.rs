@@ -1,6 +1,7 @@
 //! History edited behind the crate's back is caught on load: an illegal step is an
 //! `invalid_history` error naming the transition, and a row that is not a valid
-//! value is a `Backend` error naming the row — never a panic.
+//! value is a `Backend` error naming the row — never a panic. A database from an
+//! older schema is upgraded keeping its data; one from a newer schema is refused.
 #![cfg(feature = "sqlite")]
 #![allow(clippy::expect_used, reason = "a test fails by panicking")]
 
@@ -88,4 +89,39 @@ async fn a_database_from_a_newer_schema_is_refused() {
     let error = SqliteRepository::open(&path).expect_err("refused");
     assert_eq!(error.code(), "backend");
     assert!(error.to_string().contains("99"), "{error}");
+}
+
+#[tokio::test]
+async fn a_database_at_schema_version_1_is_upgraded_keeping_its_history() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let (path, raw) = given_ada_in_lead(&dir).await;
+    let before = SqliteRepository::open(&path)
+        .expect("opened")
+        .load_history(&id("ada"), &id("referral"))
+        .await
+        .expect("history");
+    // Undo migrations 3 and 2: what a database written by the first release holds.
+    raw.execute_batch(
+        "DROP TABLE touchpoints; DROP TABLE referrals; \
+         ALTER TABLE transitions DROP COLUMN source_origin; PRAGMA user_version = 1;",
+    )
+    .expect("downgraded");
+    let columns: i64 = raw
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('transitions') WHERE name = 'source_origin'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("counted");
+    assert_eq!(columns, 0);
+
+    let upgraded = SqliteRepository::open(&path).expect("upgraded");
+    let version: i64 = raw.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("read");
+    assert!(version > 1, "still at version {version}");
+    assert_eq!(upgraded.load_history(&id("ada"), &id("referral")).await.expect("history"), before);
+    let engine = JourneyEngine::new(upgraded);
+    engine
+        .move_contact(&id("ada"), &id("referral"), &id("demo_complete"), Source::manual(id("ops")))
+        .await
+        .expect("a move after the upgrade");
 }
