@@ -62,11 +62,9 @@ struct Membership {
     state: Option<MembershipState>,
     /// The version stored in the repository.
     committed: u64,
-    /// Decided, not yet committed.
-    pending: Vec<Transition>,
-    /// Lines of this batch the stored history already holds: a re-run of an
-    /// interrupted import counts them as applied and appends them again never.
-    stored_lines: Vec<u64>,
+    /// Where its decided, not yet committed transitions are in `touched` ([`NONE`]:
+    /// there are none).
+    pending: u32,
 }
 
 /// What became of a row.
@@ -91,8 +89,14 @@ pub(crate) struct Batch {
     contacts: HashMap<ContactId, u32, RandomState>,
     slots: Vec<ContactSlot>,
     memberships: Vec<Membership>,
-    /// Memberships with pending transitions, in the order first touched.
-    touched: Vec<u32>,
+    /// Memberships with pending transitions, in the order first touched, with them.
+    /// Kept beside the memberships, which are many and mostly idle, so that each of
+    /// them stays small.
+    touched: Vec<(u32, Vec<Transition>)>,
+    /// By membership, the lines of this batch its stored history already holds: a
+    /// re-run of an interrupted import counts them as applied and appends them again
+    /// never. Empty but on a re-run.
+    stored_lines: HashMap<u32, Vec<u64>, RandomState>,
     /// Contacts created since the last commit.
     created: Vec<u32>,
     pending_rows: usize,
@@ -122,6 +126,7 @@ impl Batch {
             slots: Vec::new(),
             memberships: Vec::new(),
             touched: Vec::new(),
+            stored_lines: HashMap::default(),
             created: Vec::new(),
             pending_rows: 0,
         }
@@ -210,7 +215,7 @@ impl Batch {
     ) -> Result<u32, DomainError> {
         let contact = &self.slots[slot as usize].id;
         let state = replay(&self.journeys[journey as usize], contact, history)?;
-        let stored_lines = history
+        let stored_lines: Vec<u64> = history
             .iter()
             .filter_map(|t| match &t.source {
                 Source::Import { batch, line, .. } if *batch == self.batch => Some(*line),
@@ -218,6 +223,9 @@ impl Batch {
             })
             .collect();
         let index = self.memberships.len() as u32;
+        if !stored_lines.is_empty() {
+            self.stored_lines.insert(index, stored_lines);
+        }
         let contact = &mut self.slots[slot as usize];
         self.memberships.push(Membership {
             slot,
@@ -225,8 +233,7 @@ impl Batch {
             next: contact.memberships,
             state,
             committed: history.len() as u64,
-            pending: Vec::new(),
-            stored_lines,
+            pending: NONE,
         });
         if !history.is_empty() {
             contact.existence = Existence::Stored;
@@ -243,7 +250,7 @@ impl Batch {
     /// when `from_stage` is not the current stage, else what [`decide`] refuses.
     pub(crate) fn decide(&mut self, index: u32, line: u64, row: &Row<'_>) -> Result<Outcome, ImportError> {
         let membership = &mut self.memberships[index as usize];
-        if membership.stored_lines.contains(&line) {
+        if self.stored_lines.get(&index).is_some_and(|lines| lines.contains(&line)) {
             return Ok(Outcome::AlreadyStored);
         }
         let journey = &self.journeys[membership.journey as usize];
@@ -287,15 +294,17 @@ impl Batch {
             }
             None => membership.state = Some(MembershipState::after(&transition)),
         }
-        if membership.pending.is_empty() {
-            self.touched.push(index);
+        if membership.pending == NONE {
+            membership.pending = self.touched.len() as u32;
+            self.touched.push((index, Vec::new()));
         }
+        let pending = &mut self.touched[membership.pending as usize].1;
         // Most memberships take one or two rows per chunk, and the repository may keep
         // this vector as the history: no spare capacity while it is short.
-        if membership.pending.len() < SHORT_PENDING {
-            membership.pending.reserve_exact(1);
+        if pending.len() < SHORT_PENDING {
+            pending.reserve_exact(1);
         }
-        membership.pending.push(transition);
+        pending.push(transition);
         self.pending_rows += 1;
         if slot.existence == Existence::Absent {
             slot.existence = Existence::Created;
@@ -316,9 +325,9 @@ impl Batch {
         self.created.clear();
         self.pending_rows = 0;
         let mut appends = Vec::with_capacity(self.touched.len());
-        for index in self.touched.drain(..) {
+        for (index, transitions) in self.touched.drain(..) {
             let membership = &mut self.memberships[index as usize];
-            let transitions = std::mem::take(&mut membership.pending);
+            membership.pending = NONE;
             let Some(first) = transitions.first() else { continue };
             let expected_version = membership.committed;
             membership.committed += transitions.len() as u64;
