@@ -59,12 +59,23 @@ struct Membership {
     journey: u32,
     /// The contact's membership added before this one ([`NONE`]: none).
     next: u32,
-    state: Option<MembershipState>,
+    /// `None`: not a member yet.
+    state: Option<Standing>,
     /// The version stored in the repository.
     committed: u64,
     /// Where its decided, not yet committed transitions are in `touched` ([`NONE`]:
     /// there are none).
     pending: u32,
+}
+
+/// Where a membership stands: the parts of its [`MembershipState`] that are its own
+/// (the contact is its slot's, the journey the batch's), so that the many memberships
+/// of a large file do not each repeat them.
+#[derive(Debug)]
+struct Standing {
+    stage: StageKey,
+    version: u64,
+    since: DateTime<Utc>,
 }
 
 /// What became of a row.
@@ -214,7 +225,11 @@ impl Batch {
         history: &[Transition],
     ) -> Result<u32, DomainError> {
         let contact = &self.slots[slot as usize].id;
-        let state = replay(&self.journeys[journey as usize], contact, history)?;
+        let state = replay(&self.journeys[journey as usize], contact, history)?.map(|s| Standing {
+            stage: s.stage,
+            version: s.version,
+            since: s.since,
+        });
         let stored_lines: Vec<u64> = history
             .iter()
             .filter_map(|t| match &t.source {
@@ -285,15 +300,19 @@ impl Batch {
             touchpoint: row.touchpoint.clone(),
             idempotency_key: None,
         };
-        let transition = decide(journey, membership.state.as_ref(), &request)?;
-        match &mut membership.state {
-            Some(state) => {
-                state.stage = transition.to.clone();
-                state.version = transition.version;
-                state.since = transition.occurred_at;
-            }
-            None => membership.state = Some(MembershipState::after(&transition)),
-        }
+        let state = membership.state.as_ref().map(|s| MembershipState {
+            contact: slot.id.clone(),
+            journey: journey.id().clone(),
+            stage: s.stage.clone(),
+            version: s.version,
+            since: s.since,
+        });
+        let transition = decide(journey, state.as_ref(), &request)?;
+        membership.state = Some(Standing {
+            stage: transition.to.clone(),
+            version: transition.version,
+            since: transition.occurred_at,
+        });
         if membership.pending == NONE {
             membership.pending = self.touched.len() as u32;
             self.touched.push((index, Vec::new()));
