@@ -1,4 +1,5 @@
-//! A process importing through `SqliteRepository` is killed mid-write, twice; on
+//! A process importing CSV batches atomically (`JourneyEngine::import_csv`) through
+//! `SqliteRepository` is killed mid-import, twice; on
 //! reopening, every atomic batch is either whole or absent, the database is intact,
 //! and every history replays.
 //!
@@ -16,61 +17,51 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use journeys::{
-    Append, Commit, Contact, ContactId, ContactWrite, Journey, LogPosition, MembershipState, Move,
-    Repository, Source, SqliteRepository, StageKey, Transition, decide, replay,
-};
+use journeys::import::{ImportOptions, Mode, UnknownContacts};
+use journeys::{ContactId, JourneyEngine, LogPosition, Repository, SqliteRepository, Transition, replay};
 use rusqlite::Connection;
 
 const CHILD_DATABASE: &str = "JOURNEYS_DURABILITY_CHILD_DATABASE";
 const TEST_NAME: &str = "a_writer_killed_mid_import_leaves_every_batch_whole_or_absent";
-/// Contacts per batch; each gets two transitions and a contact record.
+/// Contacts per batch; each gets two referral transitions, a contact record and its
+/// Advocate Enrollment entry.
 const BATCH: usize = 250;
 /// The writer stops by itself after this many batches or this long.
 const CHILD_MAX_BATCHES: usize = 2_000;
 const CHILD_MAX_TIME: Duration = Duration::from_secs(60);
 
-/// Batch `b`: `BATCH` new contacts, each entering the referral journey and moving on,
-/// every move decided by `decide`, in one commit.
-fn batch(journey: &Journey, b: usize) -> Commit {
-    let at = "2026-01-05T09:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().expect("an instant")
-        + chrono::Duration::seconds(b as i64);
-    let mut commit = Commit::default();
+/// Batch `b` in the transitions CSV format: `BATCH` new contacts, each entering the
+/// referral journey and moving on.
+fn batch_csv(b: usize) -> String {
+    let at = ("2026-01-05T09:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().expect("an instant")
+        + chrono::Duration::seconds(b as i64))
+    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut csv = String::from("contact_id,journey,stage,at\n");
     for i in 0..BATCH {
-        let contact: ContactId = id(&format!("b{b:05}-c{i:04}"));
-        let source = Source::Import { batch: id(&format!("batch-{b:05}")), line: i as u64 + 2, origin: None };
-        let mut state: Option<MembershipState> = None;
-        let mut transitions = Vec::new();
         for stage in ["lead", "demo_complete"] {
-            let request = Move::to_stage(contact.clone(), id::<StageKey>(stage), at, source.clone());
-            let transition = decide(journey, state.as_ref(), &request).expect("a legal move");
-            state = Some(MembershipState::after(&transition));
-            transitions.push(transition);
+            csv.push_str(&format!("b{b:05}-c{i:04},referral,{stage},{at}\n"));
         }
-        commit.contacts.push(ContactWrite::Insert(Contact::new(contact.clone())));
-        commit.appends.push(Append {
-            contact,
-            journey: journey.id().clone(),
-            expected_version: 0,
-            transitions,
-        });
     }
-    commit
+    csv
 }
 
-/// The child: appends batches after the ones present until killed (or its bounds).
+/// The child: imports batches after the ones present, each atomically through
+/// `JourneyEngine::import_csv` creating its contacts, until killed (or its bounds).
 fn write_batches(path: &Path) {
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
     runtime.block_on(async {
-        let repo = SqliteRepository::open(path).expect("opened");
-        let journey = support::referral();
+        let engine = JourneyEngine::new(SqliteRepository::open(path).expect("opened"));
         let first = batches_present(path).len();
         let started = Instant::now();
         for b in first..first + CHILD_MAX_BATCHES {
             if started.elapsed() > CHILD_MAX_TIME {
                 break;
             }
-            repo.commit(batch(&journey, b)).await.expect("a batch commits");
+            let options = ImportOptions::new(id(&format!("batch-{b:05}")))
+                .mode(Mode::Atomic)
+                .unknown_contacts(UnknownContacts::Create);
+            let report = engine.import_csv(batch_csv(b).as_bytes(), &options).await.expect("a batch imports");
+            assert_eq!(report.applied, 2 * BATCH as u64, "{report:?}");
         }
     });
 }
@@ -78,8 +69,11 @@ fn write_batches(path: &Path) {
 /// Transitions per import batch, read with a raw connection.
 fn batches_present(path: &Path) -> BTreeMap<String, i64> {
     let raw = Connection::open(path).expect("a raw connection");
-    let mut stmt =
-        raw.prepare("SELECT source_ref, COUNT(*) FROM transitions GROUP BY source_ref").expect("a query");
+    let mut stmt = raw
+        .prepare(
+            "SELECT source_ref, COUNT(*) FROM transitions WHERE journey = 'referral' GROUP BY source_ref",
+        )
+        .expect("a query");
     let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).expect("rows");
     rows.collect::<Result<_, _>>().expect("counts")
 }
@@ -142,6 +136,12 @@ fn a_writer_killed_mid_import_leaves_every_batch_whole_or_absent() {
         assert_eq!(*count, 2 * BATCH as i64, "transitions of {name}");
     }
     assert_eq!(contacts_stored(&path), (batches.len() * BATCH) as i64, "contact records match the batches");
+    let entries: i64 = raw
+        .query_row("SELECT COUNT(*) FROM transitions WHERE journey = 'advocate_enrollment'", [], |row| {
+            row.get(0)
+        })
+        .expect("a count");
+    assert_eq!(entries, (batches.len() * BATCH) as i64, "each created contact entered Advocate Enrollment");
 
     // Every membership replays, read back through a reopened repository.
     let repo = SqliteRepository::open(&path).expect("reopened");
