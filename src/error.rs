@@ -92,6 +92,12 @@ pub enum DomainError {
         /// The id asked for.
         journey: String,
     },
+    /// A segment name that no given segment has.
+    #[error("unknown segment {segment:?}")]
+    UnknownSegment {
+        /// The name asked for.
+        segment: String,
+    },
     /// A stage key that the journey does not define.
     #[error("journey {journey} has no stage {stage:?}")]
     UnknownStage {
@@ -249,6 +255,7 @@ impl DomainError {
             DomainError::DuplicateStage { .. } => "duplicate_stage",
             DomainError::InvalidSystemJourney { .. } => "invalid_system_journey",
             DomainError::UnknownJourney { .. } => "unknown_journey",
+            DomainError::UnknownSegment { .. } => "unknown_segment",
             DomainError::UnknownStage { .. } => "unknown_stage",
             DomainError::SequenceViolation { .. } => "sequence_violation",
             DomainError::AlreadyInStage { .. } => "already_in_stage",

@@ -5,6 +5,7 @@ mod automation_support;
 
 use automation_support::{ada, ada_in, automations, event_json, id, journeys, rules, t0};
 use journeys::automation::{Automations, CascadeStop, EffectKind, OutcomeResult, Verdict};
+use journeys::segment::Segment;
 use journeys::{DomainError, EnrollmentStatus, Value};
 
 /// A rule `r` on `trigger` that moves Ada to `free`/`b` (any order, so it always can).
@@ -252,6 +253,13 @@ fn loading_refuses_invalid_rules_naming_the_rule_and_the_json_pointer() {
         ),
         (
             format!(
+                r#"[{{"id": "bad", "name": "Bad", "scope": {{"in_segment": "Gold"}}, "trigger": {go}, "outcomes": {email}}}]"#
+            ),
+            "/scope/in_segment",
+            "unknown_segment",
+        ),
+        (
+            format!(
                 r#"[{{"id": "bad", "name": "A", "trigger": {go}, "outcomes": {email}}},
                     {{"id": "bad", "name": "B", "trigger": {go}, "outcomes": {email}}}]"#
             ),
@@ -433,4 +441,33 @@ fn explain_gives_every_rule_s_verdict_with_the_values_read() {
     assert_eq!(small.conditions.as_ref().unwrap().verdict, Verdict::False);
     let json = serde_json::to_value(&explanation).unwrap();
     assert_eq!(json["rules"][0]["conditions"]["comparisons"][1]["verdict"], "missing");
+}
+
+#[test]
+fn scope_names_a_segment_given_with_the_rules() {
+    let gold: Segment = serde_json::from_str(
+        r#"{"name": "Gold", "condition": {"field": "contact.plan", "op": "eq", "value": "gold"}}"#,
+    )
+    .unwrap();
+    let set = Automations::with_segments(
+        rules(
+            r#"[{"id": "gold", "name": "G", "scope": {"in_segment": "Gold"},
+                 "trigger": {"event": "custom", "name": "go"},
+                 "outcomes": [{"action": "send_email", "template": "gold"}]}]"#,
+        ),
+        journeys(),
+        [gold],
+    )
+    .unwrap();
+    let go = event_json(r#""kind": "custom", "name": "go""#);
+    let fired = |state| -> Vec<String> {
+        set.evaluate(&go, &state, t0()).fired.iter().map(|f| f.rule.to_string()).collect()
+    };
+    assert!(fired(ada()).is_empty(), "ada has no plan");
+    let mut silver = ada();
+    silver.contact.attributes.insert(id("plan"), Value::from("silver"));
+    assert!(fired(silver).is_empty());
+    let mut gold = ada();
+    gold.contact.attributes.insert(id("plan"), Value::from("gold"));
+    assert_eq!(fired(gold), ["gold"]);
 }

@@ -30,7 +30,7 @@
 //! | `name` | a display name |
 //! | `enabled` | optional, default `true`; a disabled rule is never evaluated |
 //! | `priority` | optional integer, default `0`; higher runs first, ties by `id` |
-//! | `scope` | optional: `"global"` (default), `{"segment": condition}` (contacts whose fields meet the condition) or `{"enrolled_in": journey}` (members of a journey) |
+//! | `scope` | optional: `"global"` (default), `{"segment": condition}` (contacts whose fields meet the condition), `{"in_segment": name}` (contacts in a named segment given to `Automations::with_segments`) or `{"enrolled_in": journey}` (members of a journey) |
 //! | `trigger` | `{"event": type, …filters}`: the [`EventType`] and optional equality filters on the event's fields, e.g. `"to": "trial"` |
 //! | `conditions` | optional [`Condition`] over `event.*`, `contact.*`, `enrollment` and `stage.*` |
 //! | `outcomes` | one or more [`Outcome`]s, applied in order |
@@ -88,6 +88,10 @@ pub enum Scope {
     Segment(Condition),
     /// Members of a journey (contacts enrolled in a campaign).
     EnrolledIn(JourneyId),
+    /// Contacts in the named [`Segment`](crate::segment::Segment), one of those given
+    /// to [`Automations::with_segments`](crate::automation::Automations::with_segments):
+    /// a segment defined once and shared by rules and dashboards.
+    InSegment(Name),
 }
 
 /// The event that sets a rule off: its type and equality filters on its fields.

@@ -9,9 +9,10 @@ use super::event::{Event, EventKind, EventType, FieldType};
 use super::rule::{Outcome, Rule, Scope};
 use crate::error::DomainError;
 use crate::model::contact::EnrollmentStatus;
-use crate::model::ids::{EventName, JourneyId, RuleId};
+use crate::model::ids::{EventName, JourneyId, Name, RuleId};
 use crate::model::journey::Journey;
 use crate::model::value::Value;
+use crate::segment::Segment;
 
 /// How deep a cascade goes unless set with [`Automations::with_max_depth`]: a stage
 /// change made by an outcome is evaluated as an event, and so on, this many times.
@@ -108,6 +109,38 @@ impl Automations {
         rules: impl IntoIterator<Item = Rule>,
         journeys: impl IntoIterator<Item = J>,
     ) -> Result<Self, DomainError> {
+        Self::with_segments(rules, journeys, [])
+    }
+
+    /// As [`new`](Self::new), with the named segments a rule's scope may name
+    /// (`{"in_segment": name}`).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new); `unknown_segment` (at `/scope/in_segment`) for a scope
+    /// naming a segment not given.
+    ///
+    /// ```
+    /// use journeys::automation::{Automations, Rule};
+    /// use journeys::segment::Segment;
+    /// let gold: Segment = serde_json::from_str(
+    ///     r#"{"name": "Gold", "condition": {"field": "contact.plan", "op": "eq", "value": "gold"}}"#)?;
+    /// let rules: Vec<Rule> = serde_json::from_str(r#"[{"id": "thanks", "name": "Thank gold customers",
+    ///     "scope": {"in_segment": "Gold"}, "trigger": {"event": "order_created"},
+    ///     "outcomes": [{"action": "send_email", "template": "thanks"}]}]"#)?;
+    /// let journeys: [journeys::Journey; 0] = [];
+    /// assert!(Automations::with_segments(rules.clone(), journeys.clone(), [gold]).is_ok());
+    /// let Err(journeys::DomainError::InvalidRule { path, cause, .. }) = Automations::new(rules, journeys) else {
+    ///     panic!("a scope naming a segment not given is refused");
+    /// };
+    /// assert_eq!((path.as_str(), cause.code()), ("/scope/in_segment", "unknown_segment"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_segments<J: Into<Arc<Journey>>>(
+        rules: impl IntoIterator<Item = Rule>,
+        journeys: impl IntoIterator<Item = J>,
+        segments: impl IntoIterator<Item = Segment>,
+    ) -> Result<Self, DomainError> {
+        let segments: BTreeMap<Name, Segment> = segments.into_iter().map(|s| (s.name().clone(), s)).collect();
         let system = Arc::new(Journey::advocate_enrollment());
         let mut known: BTreeMap<JourneyId, Arc<Journey>> =
             journeys.into_iter().map(|j| j.into()).map(|j| (j.id().clone(), j)).collect();
@@ -139,7 +172,7 @@ impl Automations {
             let name = custom_name(rule)?;
             if !rule.enabled {
                 // Checked like the others, never evaluated.
-                Group::default().add(order, rule, &automations.journeys)?;
+                Group::default().add(order, rule, &automations.journeys, &segments)?;
                 continue;
             }
             let key = match rule.trigger.event {
@@ -148,17 +181,17 @@ impl Automations {
             };
             match key {
                 GroupKey::Builtin(event) => {
-                    automations.builtin[event as usize].add(order, rule, &automations.journeys)?
+                    automations.builtin[event as usize].add(order, rule, &automations.journeys, &segments)?
                 }
                 GroupKey::Custom(Some(name)) => {
                     if let Some(group) = automations.custom.get_mut(name) {
-                        group.add(order, rule, &automations.journeys)?;
+                        group.add(order, rule, &automations.journeys, &segments)?;
                     }
                 }
                 GroupKey::Custom(None) => {
-                    automations.custom_other.add(order, rule, &automations.journeys)?;
+                    automations.custom_other.add(order, rule, &automations.journeys, &segments)?;
                     for group in automations.custom.values_mut() {
-                        group.add(order, rule, &automations.journeys)?;
+                        group.add(order, rule, &automations.journeys, &segments)?;
                     }
                 }
             }
@@ -423,6 +456,7 @@ impl Group {
         order: usize,
         rule: &Arc<Rule>,
         known: &BTreeMap<JourneyId, Arc<Journey>>,
+        segments: &BTreeMap<Name, Segment>,
     ) -> Result<(), DomainError> {
         check_filters(rule, known)?;
         let event = rule.trigger.event;
@@ -454,6 +488,16 @@ impl Group {
         let scope = match &rule.scope {
             Scope::Global => None,
             Scope::Segment(condition) => Some(compile(condition, "/scope/segment")?),
+            Scope::InSegment(name) => {
+                let segment = segments.get(name).ok_or_else(|| {
+                    invalid_rule(
+                        rule,
+                        "/scope/in_segment",
+                        DomainError::UnknownSegment { segment: name.to_string() },
+                    )
+                })?;
+                Some(compile(segment.condition(), "/scope/in_segment")?)
+            }
             Scope::EnrolledIn(id) => {
                 named_journey(rule, known, id.as_str(), "/scope/enrolled_in", Named::AnyJourney)?;
                 Some(compile(&Condition::exists(Field::Stage(id.clone())), "/scope/enrolled_in")?)
