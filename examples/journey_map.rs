@@ -216,7 +216,7 @@ fn print_timeline(rows: &[TimelineRow]) {
 
 fn print_gaps(d: &DimensionGaps) {
     println!(
-        "  by {:?}: {} switches; staying on one: {:.1}% drop-off over {} touchpoints",
+        "  by {:?}: {} switches; staying on one: {:.1}% drop-off over {} contacts",
         d.dimension,
         d.switch_count,
         d.same.drop_off() * 100.0,

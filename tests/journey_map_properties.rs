@@ -153,16 +153,25 @@ proptest! {
         let log = InteractionLog::new(&d.journey, &d.transitions, &d.touchpoints).unwrap();
         let report = GapReport::compute(&log, Scope::all(), &GapOptions::default());
         let rows = staged(&d);
-        let (mut changes, mut stays, mut device_changes) = (0u64, 0u64, 0u64);
+        let (mut changes, mut device_changes) = (0u64, 0u64);
         let mut last_device: BTreeMap<&str, &str> = BTreeMap::new();
+        // Stayers: per stage visit (a run of a contact's touchpoints in one stage),
+        // whether it switched channel; per contact, whether it switched in the journey.
+        let mut visits: Vec<bool> = Vec::new();
+        let mut contacts: BTreeMap<&str, bool> = BTreeMap::new();
         for (i, (contact, stage, tp)) in rows.iter().enumerate() {
             let previous = i.checked_sub(1).map(|p| &rows[p]).filter(|p| &p.0 == contact);
             let device = tp.device.as_ref().map(|d| d.as_str());
             let earlier_device = last_device.get(contact.as_str()).copied();
             if stage.is_some() {
-                if let Some(p) = previous {
-                    if p.2.channel == tp.channel { stays += 1 } else { changes += 1 }
+                let switched = previous.is_some_and(|p| p.2.channel != tp.channel);
+                changes += u64::from(switched);
+                if previous.is_some_and(|p| &p.1 == stage) {
+                    if let Some(last) = visits.last_mut() { *last |= switched }
+                } else {
+                    visits.push(switched);
                 }
+                *contacts.entry(contact.as_str()).or_default() |= switched;
                 if let (Some(a), Some(b)) = (earlier_device, device) {
                     device_changes += u64::from(a != b);
                 }
@@ -176,7 +185,9 @@ proptest! {
         prop_assert_eq!(channel.switches.iter().map(|s| s.followed.total()).sum::<u64>(), changes);
         let per_stage: u64 = channel.stages.iter().flat_map(|s| &s.switches).map(|s| s.followed.total()).sum();
         prop_assert_eq!(per_stage, changes);
-        prop_assert_eq!(channel.same.total(), stays);
+        let stage_stayers: u64 = channel.stages.iter().map(|s| s.same.total()).sum();
+        prop_assert_eq!(stage_stayers, visits.iter().filter(|&&s| !s).count() as u64);
+        prop_assert_eq!(channel.same.total(), contacts.values().filter(|&&s| !s).count() as u64);
         prop_assert_eq!(report.dimensions[1].switch_count, device_changes);
     }
 

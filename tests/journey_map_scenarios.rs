@@ -344,11 +344,12 @@ fn the_gap_report_ranks_switches_by_excess_drop_off() {
         GapReport::compute(&log, Scope::all(), &GapOptions::default().with_window(Duration::minutes(15)));
     let channel = &report.dimensions[0];
     assert_eq!(channel.dimension, GapDimension::Channel);
-    // ada: web→web at 5 (same; next move at 20 is within 15 → advanced), web→email at
-    // 10 (advanced at 20), email→phone at 30 (advanced at 40), phone→store at 50
-    // (advanced at 60). bob: email→web at 15, lost at 20. cyd: one touchpoint.
+    // ada: web→web at 5 (no switch), web→email at 10 (advanced at 20), email→phone at
+    // 30 (advanced at 40), phone→store at 50 (advanced at 60). bob: email→web at 15,
+    // lost at 20. cyd: one social touchpoint at 5 and no move after it.
     assert_eq!(channel.switch_count, 4);
-    assert_eq!(channel.same, follow(1, 0, 0));
+    // Stayers: only cyd kept to one channel; still in the lead (drop-off 1).
+    assert_eq!(channel.same, follow(0, 1, 0));
     let ranked: Vec<_> = channel
         .switches
         .iter()
@@ -357,24 +358,26 @@ fn the_gap_report_ranks_switches_by_excess_drop_off() {
     assert_eq!(
         ranked,
         [
-            ("email", "web", follow(0, 0, 1), 1.0),
-            ("email", "phone", follow(1, 0, 0), 0.0),
-            ("phone", "store", follow(1, 0, 0), 0.0),
-            ("web", "email", follow(1, 0, 0), 0.0),
+            // Drop-off 1 − cyd's 1 = 0; the rest 0 − 1 = −1, ties by name.
+            ("email", "web", follow(0, 0, 1), 0.0),
+            ("email", "phone", follow(1, 0, 0), -1.0),
+            ("phone", "store", follow(1, 0, 0), -1.0),
+            ("web", "email", follow(1, 0, 0), -1.0),
         ]
     );
-    // Per stage: the lead had web→email and email→web; the demo email→phone.
+    // Per stage: the lead had web→email and email→web, and cyd staying; the demo
+    // email→phone (ada's only touchpoint there switched): no stayer.
     let lead = &channel.stages[0];
-    assert_eq!(lead.same, follow(1, 0, 0));
+    assert_eq!(lead.same, follow(0, 1, 0));
     let lead_switches: Vec<_> = lead.switches.iter().map(|s| (s.from.as_str(), s.to.as_str())).collect();
     assert_eq!(lead_switches, [("email", "web"), ("web", "email")]);
     assert_eq!(channel.stages[1].switches.len(), 1);
     assert_eq!(channel.stages[1].same, FollowUp::default());
 
-    // Devices: ada mobile→mobile at 5 (same) and mobile→desktop at 10; nobody else
-    // has a device. Departments: bob marketing→support at 15, lost.
+    // Devices: ada mobile→mobile at 5 and mobile→desktop at 10; nobody else has a
+    // device, so nobody stayed on one. Departments: bob marketing→support at 15, lost.
     let device = &report.dimensions[1];
-    assert_eq!((device.switch_count, device.same), (1, follow(1, 0, 0)));
+    assert_eq!((device.switch_count, device.same), (1, FollowUp::default()));
     assert_eq!((device.switches[0].from.as_str(), device.switches[0].to.as_str()), ("mobile", "desktop"));
     let department = &report.dimensions[2];
     assert_eq!((department.switch_count, department.switches[0].followed), (1, follow(0, 0, 1)));
@@ -393,9 +396,45 @@ fn a_narrow_window_counts_later_moves_as_still_in_the_stage() {
     assert_eq!(followed("web", "email"), follow(0, 1, 0));
     // email→web at 15, lost at 20: exactly at the window's end, inside it.
     assert_eq!(followed("email", "web"), follow(0, 0, 1));
-    // ada's same-channel touchpoint at 5 is 15 minutes before her move.
+    // cyd, the one stayer, never moves.
     assert_eq!(channel.same, follow(0, 1, 0));
     assert_eq!(report.window_seconds, 300);
+}
+
+#[test]
+fn the_baseline_counts_contacts_who_stayed_on_one_channel_per_stage_and_overall() {
+    let journey = referral();
+    let mut transitions = walk(&journey, "dan", &[("lead", 0), ("demo_complete", 10)]);
+    transitions.extend(walk(&journey, "eve", &[("lead", 0), ("demo_complete", 10)]));
+    transitions.extend(walk(&journey, "fox", &[("lead", 0), ("closed_lost", 10)]));
+    let touchpoints = [
+        // dan: web at 5 and 8 in the lead, web at 12 in the demo: one channel.
+        tp(Tp { id: "d1", contact: "dan", minutes: 5, ..BASE }),
+        tp(Tp { id: "d2", contact: "dan", minutes: 8, ..BASE }),
+        tp(Tp { id: "d3", contact: "dan", minutes: 12, ..BASE }),
+        // eve: web at 5, email at 7 in the lead (a switch), then advances.
+        tp(Tp { id: "e1", contact: "eve", minutes: 5, ..BASE }),
+        tp(Tp { id: "e2", contact: "eve", minutes: 7, channel: "email", ..BASE }),
+        // fox: email at 5 in the lead, then lost.
+        tp(Tp { id: "f1", contact: "fox", minutes: 5, channel: "email", ..BASE }),
+    ];
+    let log = InteractionLog::new(&journey, &transitions, &touchpoints).unwrap();
+    let report =
+        GapReport::compute(&log, Scope::all(), &GapOptions::default().with_window(Duration::minutes(15)));
+    let channel = &report.dimensions[0];
+    // Lead stayers: dan (last web at 8, advanced at 10) and fox (lost at 10); eve
+    // switched. Demo stayers: dan (web at 12, no move since: stayed).
+    assert_eq!(channel.stages[0].same, follow(1, 0, 1));
+    assert_eq!(channel.stages[1].same, follow(0, 1, 0));
+    // Over the journey, per contact: dan by his last touchpoint (stayed), fox (lost).
+    // Three touchpoints of dan count once.
+    assert_eq!(channel.same, follow(0, 1, 1));
+    // eve's web→email advanced: drop-off 0; against the lead's stayers (1 of 2
+    // dropped) −0.5, against the journey's (2 of 2 dropped) −1.
+    assert_eq!(channel.switch_count, 1);
+    assert_eq!(channel.switches[0].followed, follow(1, 0, 0));
+    assert_eq!(channel.switches[0].excess_drop_off, -1.0);
+    assert_eq!(channel.stages[0].switches[0].excess_drop_off, -0.5);
 }
 
 fn referral_of(advocate: &str, referred: &str, minutes: i64) -> Referral {
@@ -447,7 +486,7 @@ fn the_reports_serialize_to_json() {
 fn many_channels_are_counted_in_a_map_rather_than_an_array() {
     let journey = referral();
     let transitions = walk(&journey, "ada", &[("lead", 0)]);
-    // 600 channels, each touched twice in a row: 599 switches and 600 stays.
+    // 600 channels, each touched twice in a row: 599 switches, so no stayer.
     let channels: Vec<String> = (0..600).map(|i| format!("ch{i}")).collect();
     let touchpoints: Vec<Touchpoint> = (0..1200)
         .map(|n| {
@@ -463,6 +502,6 @@ fn many_channels_are_counted_in_a_map_rather_than_an_array() {
     let log = InteractionLog::new(&journey, &transitions, &touchpoints).unwrap();
     let report = GapReport::compute(&log, Scope::all(), &GapOptions::default());
     let channel = &report.dimensions[0];
-    assert_eq!((channel.switch_count, channel.same.total()), (599, 600));
-    assert_eq!((channel.stages[0].same.stayed, channel.switches.len()), (600, 599));
+    assert_eq!((channel.switch_count, channel.same.total()), (599, 0));
+    assert_eq!((channel.stages[0].same.total(), channel.switches.len()), (0, 599));
 }

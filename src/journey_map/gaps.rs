@@ -1,5 +1,35 @@
 //! Gap analysis: where switching channel, device or department between consecutive
-//! touchpoints loses contacts, compared with staying on one.
+//! touchpoints loses contacts, compared with contacts who stayed on one.
+//!
+//! # Definitions
+//!
+//! Along one dimension (channel, device or department), a contact's touchpoints are
+//! taken in time order; touchpoints without the key (no device, no department) are
+//! passed over. A touchpoint is counted in the stage the contact was in at that
+//! moment; touchpoints before the contact entered the journey are not counted, but
+//! one can be the earlier side of a switch.
+//!
+//! - **Switch**: a touchpoint whose key differs from the previous touchpoint's with a
+//!   key; counted once per switch, as `from → to` in the stage of the later
+//!   touchpoint, by what followed that later touchpoint.
+//! - **What followed** a touchpoint: the contact's next move, if it came within the
+//!   window after the touchpoint: *advanced* (to a later stage that is not lost),
+//!   *lost* (to a lost stage) — otherwise (no move in the window, or a move back)
+//!   *stayed*.
+//! - **Stage visit**: a run of a contact's consecutive touchpoints in one stage.
+//! - **Stayers of a stage** (the per-stage baseline, [`StageGaps::same`]): the visits
+//!   to the stage with at least one touchpoint with a key and no switch, counted once
+//!   per visit — one per contact unless a contact comes back to the stage — by what
+//!   followed the visit's last touchpoint with a key. A visit whose first touchpoint
+//!   changes the key of the touchpoint before it (in an earlier stage) is a switch, so
+//!   not a stayer.
+//! - **Stayers of the journey** (the overall baseline, [`DimensionGaps::same`]): the
+//!   contacts with at least one touchpoint with a key in the journey and no switch
+//!   there, counted once per contact by what followed their last touchpoint with a
+//!   key.
+//! - **Excess drop-off** of a switch: its drop-off (share not advanced) minus the
+//!   stayers' drop-off in the same scope (the stage, or the whole journey). Switches
+//!   are ranked by it, highest first.
 
 use std::collections::HashMap;
 
@@ -44,7 +74,7 @@ pub struct FollowUp {
 }
 
 impl FollowUp {
-    /// Every touchpoint counted.
+    /// Every switch (or stayer) counted.
     pub fn total(&self) -> u64 {
         self.advanced + self.stayed + self.lost
     }
@@ -82,8 +112,9 @@ pub struct SwitchRow {
     pub followed: FollowUp,
     /// `followed.drop_off()`.
     pub drop_off: f64,
-    /// `drop_off` minus the drop-off after touchpoints that stayed on the same key, in
-    /// the same scope (the whole journey, or the stage).
+    /// `drop_off` minus the drop-off of the contacts who stayed on one key in the
+    /// same scope (the whole journey, or the stage): see the [module
+    /// definitions](self#definitions).
     pub excess_drop_off: f64,
 }
 
@@ -94,7 +125,8 @@ pub struct StageGaps {
     pub stage: StageKey,
     /// Switches ranked by excess drop-off.
     pub switches: Vec<SwitchRow>,
-    /// What followed touchpoints that stayed on the previous one's key.
+    /// The stage's stayers: visits to the stage with a key and no switch, each counted
+    /// once by what followed its last touchpoint with a key.
     pub same: FollowUp,
 }
 
@@ -107,8 +139,9 @@ pub struct DimensionGaps {
     pub switch_count: u64,
     /// Switches ranked by excess drop-off (highest first), then count.
     pub switches: Vec<SwitchRow>,
-    /// What followed touchpoints that stayed on the previous one's key: the baseline
-    /// of contacts keeping to one channel (device, department).
+    /// The journey's stayers: contacts with a key in the journey who never switched
+    /// there, each counted once by what followed their last touchpoint with a key —
+    /// the baseline of contacts keeping to one channel (device, department).
     pub same: FollowUp,
     /// The same per stage the contact was in at the later touchpoint, in journey order.
     pub stages: Vec<StageGaps>,
@@ -273,23 +306,67 @@ impl Tally for Counts {
     }
 }
 
+/// What followed the contacts who stayed on one key (see [`DimensionGaps::same`]):
+/// per stage, and over the whole journey.
+struct Stayers {
+    stages: Vec<[u64; 3]>,
+    overall: [u64; 3],
+}
+
 /// One dimension's running state for one contact: the cell row of the current
-/// stage and the previous key's column, both premultiplied.
+/// stage and the previous key's column, both premultiplied, and whether the contact
+/// switched keys in the current stage visit and in the journey so far.
 #[derive(Clone, Copy)]
 struct Lane {
     width: Cell,
     none: u16,
     row: Cell,
     previous: Cell,
+    /// The previous touchpoint's key (`none` if there was none with a key).
+    key: u16,
+    /// Bit 0: a touchpoint with a key in the current stage visit; bit 1: a switch in
+    /// it; bit 2: a touchpoint with a key in the journey so far; bit 3: a switch.
+    flags: u8,
+    /// The class that followed the last touchpoint with a key.
+    last: u8,
 }
+
+const SEEN: u8 = 1;
+const SWITCHED: u8 = 2;
 
 impl Lane {
     #[inline]
     fn count<T: Tally>(&mut self, tally: &mut T, key: u16, class: usize) {
         let key = key.min(self.none);
         tally.add(self.row + self.previous + Cell::from(key), class);
+        let keyed = key != self.none;
+        let switched = keyed & (self.key != self.none) & (key != self.key);
+        self.flags |= u8::from(keyed) | u8::from(switched) << 1;
         // A touchpoint without the key leaves the previous one standing.
-        self.previous = if key == self.none { self.previous } else { Cell::from(key) * self.width };
+        self.last = if keyed { class as u8 } else { self.last };
+        self.key = if keyed { key } else { self.key };
+        self.previous = Cell::from(self.key) * self.width;
+    }
+
+    /// Ends the visit to `stage` (`stages` before the journey): counts the contact
+    /// among the stage's stayers if it had a key there and no switch.
+    fn end_visit(&mut self, stage: usize, stayers: &mut Stayers) {
+        if let Some(counts) = stayers.stages.get_mut(stage) {
+            if self.flags & (SEEN | SWITCHED) == SEEN {
+                counts[usize::from(self.last)] += 1;
+            }
+            self.flags |= (self.flags & (SEEN | SWITCHED)) << 2;
+        }
+        self.flags &= !(SEEN | SWITCHED);
+    }
+
+    /// Ends the contact: counts it among the journey's stayers if it had a key in the
+    /// journey and never switched there.
+    fn end_contact(&mut self, stage: usize, stayers: &mut Stayers) {
+        self.end_visit(stage, stayers);
+        if self.flags >> 2 & (SEEN | SWITCHED) == SEEN {
+            stayers.overall[usize::from(self.last)] += 1;
+        }
     }
 }
 
@@ -300,14 +377,16 @@ fn scan<T: Tally>(
     window: i64,
     nones: [u16; 3],
     tallies: &mut [T; 3],
-) {
+) -> [Stayers; 3] {
     let stages = log.journey.stage_count();
     let lost = lost_stages(&log.journey);
     let tp = &log.tp;
     let [t0, t1, t2] = tallies;
+    let mut stayers = [(); 3].map(|()| Stayers { stages: vec![[0; 3]; stages], overall: [0; 3] });
+    let [s0, s1, s2] = &mut stayers;
     let lanes = [(&*t0, nones[0]), (&*t1, nones[1]), (&*t2, nones[2])].map(|(t, none)| {
         let width = t.width();
-        Lane { width, none, row: 0, previous: Cell::from(none) * width }
+        Lane { width, none, row: 0, previous: Cell::from(none) * width, key: none, flags: 0, last: 0 }
     });
     for c in 0..log.contacts.len() {
         let Some((touchpoints, mut cursor)) = log.visible(c, scope) else { continue };
@@ -321,6 +400,7 @@ fn scan<T: Tally>(
             &tp.department[touchpoints][..n],
         );
         let mut next_at = cursor.next_at();
+        let mut stage = usize::from(cursor.stage).min(stages);
         // Points the lanes at the current stage's row; returns what follows a
         // touchpoint within the window of the next move, and the earliest touchpoint
         // time within that window.
@@ -348,6 +428,13 @@ fn scan<T: Tally>(
             if at[i] > next_at {
                 while cursor.move_before(at[i]).is_some() {}
                 next_at = cursor.next_at();
+                let now = usize::from(cursor.stage).min(stages);
+                if now != stage {
+                    channels.end_visit(stage, s0);
+                    devices.end_visit(stage, s1);
+                    departments.end_visit(stage, s2);
+                    stage = now;
+                }
                 (follows, from) = settle(&cursor, [&mut channels, &mut devices, &mut departments]);
             }
             let class = if at[i] >= from { follows } else { STAYED };
@@ -355,7 +442,11 @@ fn scan<T: Tally>(
             devices.count(t1, device[i], class);
             departments.count(t2, department[i], class);
         }
+        channels.end_contact(stage, s0);
+        devices.end_contact(stage, s1);
+        departments.end_contact(stage, s2);
     }
+    stayers
 }
 
 /// Whether reaching `stage` means the contact is lost.
@@ -378,22 +469,24 @@ impl GapReport {
         let window = options.window.num_milliseconds();
         let key_counts = [log.channels.len(), log.devices.len(), log.departments.len()];
         let nones = key_counts.map(|keys| u16::try_from(keys).unwrap_or(NONE));
-        let tallies = match key_counts.map(|keys| Counts::new(stages, keys)) {
+        let (tallies, stayers) = match key_counts.map(|keys| Counts::new(stages, keys)) {
             [Counts::Dense(a), Counts::Dense(b), Counts::Dense(c)] => {
                 // The usual case, monomorphic: no dispatch per count.
                 let mut dense = [a, b, c];
-                scan(log, &scope, window, nones, &mut dense);
-                dense.map(Counts::Dense)
+                let stayers = scan(log, &scope, window, nones, &mut dense);
+                (dense.map(Counts::Dense), stayers)
             }
             mut mixed => {
-                scan(log, &scope, window, nones, &mut mixed);
-                mixed
+                let stayers = scan(log, &scope, window, nones, &mut mixed);
+                (mixed, stayers)
             }
         };
         let dimensions = GapDimension::ALL
             .into_iter()
-            .zip(tallies.iter().zip(nones))
-            .map(|(dimension, (tally, none))| dimension_report(log, dimension, tally, none))
+            .zip(tallies.iter().zip(nones).zip(stayers))
+            .map(|(dimension, ((tally, none), stayers))| {
+                dimension_report(log, dimension, tally, none, &stayers)
+            })
             .collect();
         GapReport {
             journey: log.journey.id().clone(),
@@ -444,17 +537,13 @@ fn dimension_report(
     dimension: GapDimension,
     tally: &Counts,
     none: u16,
+    stayers: &Stayers,
 ) -> DimensionGaps {
     let stages = log.journey.stage_count();
-    let (same_cells, cells): (Vec<_>, Vec<_>) =
-        tally.cells(stages, none).into_iter().partition(|c| c.1 == c.2);
-    let mut stage_same = vec![FollowUp::default(); stages];
-    let mut same = FollowUp::default();
-    for &(s, _, _, counts) in &same_cells {
-        let followed = FollowUp::from_counts(counts);
-        stage_same[usize::from(s)].add(&followed);
-        same.add(&followed);
-    }
+    // The diagonal (`from == to`) holds touchpoints that kept the key: not switches.
+    let cells: Vec<_> = tally.cells(stages, none).into_iter().filter(|c| c.1 != c.2).collect();
+    let stage_same: Vec<FollowUp> = stayers.stages.iter().map(|&c| FollowUp::from_counts(c)).collect();
+    let same = FollowUp::from_counts(stayers.overall);
     let mut overall: HashMap<(u16, u16), FollowUp> = HashMap::new();
     for &(_, from, to, counts) in &cells {
         overall.entry((from, to)).or_default().add(&FollowUp::from_counts(counts));
@@ -469,7 +558,7 @@ fn dimension_report(
         .stages()
         .enumerate()
         .map(|(s, stage)| {
-            let stage_same = stage_same[s];
+            let stage_same = stage_same.get(s).copied().unwrap_or_default();
             let mut switches: Vec<SwitchRow> = cells
                 .iter()
                 .filter(|cell| usize::from(cell.0) == s)
