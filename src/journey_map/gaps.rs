@@ -313,59 +313,115 @@ struct Stayers {
     overall: [u64; 3],
 }
 
-/// One dimension's running state for one contact: the cell row of the current
-/// stage and the previous key's column, both premultiplied, and whether the contact
-/// switched keys in the current stage visit and in the journey so far.
+/// One dimension's running state for one contact. The hot loop keeps the cell row
+/// of the current stage (premultiplied), the previous key, and for the current
+/// stage visit the smallest and (reversed) largest key and the last touchpoint with
+/// a key: the visit switched keys unless the smallest equals the largest.
 #[derive(Clone, Copy)]
 struct Lane {
     width: Cell,
-    none: u16,
     row: Cell,
-    previous: Cell,
+    none: u16,
     /// The previous touchpoint's key (`none` if there was none with a key).
     key: u16,
-    /// Bit 0: a touchpoint with a key in the current stage visit; bit 1: a switch in
-    /// it; bit 2: a touchpoint with a key in the journey so far; bit 3: a switch.
-    flags: u8,
-    /// The class that followed the last touchpoint with a key.
-    last: u8,
+    /// The smallest key in the visit, counting the one before it.
+    low: u16,
+    /// [`reversed`](Self::reversed) of the largest key in the visit, counting the
+    /// one before it: a minimum as well, which `none` does not move.
+    high: u16,
+    /// The visit's last touchpoint with a key since the next move was last looked up
+    /// (`usize::MAX` if none).
+    last: usize,
+    /// What followed the visit's last touchpoint with a key before that, if any.
+    earlier: Option<usize>,
+    /// Over the journey's earlier visits: one with a key, one with a switch, and
+    /// what followed the last touchpoint with a key.
+    seen: bool,
+    switched: bool,
+    class: usize,
 }
 
-const SEEN: u8 = 1;
-const SWITCHED: u8 = 2;
-
 impl Lane {
-    #[inline]
-    fn count<T: Tally>(&mut self, tally: &mut T, key: u16, class: usize) {
-        let key = key.min(self.none);
-        tally.add(self.row + self.previous + Cell::from(key), class);
-        let keyed = key != self.none;
-        let switched = keyed & (self.key != self.none) & (key != self.key);
-        self.flags |= u8::from(keyed) | u8::from(switched) << 1;
-        // A touchpoint without the key leaves the previous one standing.
-        self.last = if keyed { class as u8 } else { self.last };
-        self.key = if keyed { key } else { self.key };
-        self.previous = Cell::from(self.key) * self.width;
+    fn new(width: Cell, none: u16) -> Self {
+        let mut lane = Lane {
+            width,
+            row: 0,
+            none,
+            key: none,
+            low: 0,
+            high: 0,
+            last: 0,
+            earlier: None,
+            seen: false,
+            switched: false,
+            class: 0,
+        };
+        lane.start_visit();
+        lane
     }
 
-    /// Ends the visit to `stage` (`stages` before the journey): counts the contact
-    /// among the stage's stayers if it had a key there and no switch.
-    fn end_visit(&mut self, stage: usize, stayers: &mut Stayers) {
-        if let Some(counts) = stayers.stages.get_mut(stage) {
-            if self.flags & (SEEN | SWITCHED) == SEEN {
-                counts[usize::from(self.last)] += 1;
-            }
-            self.flags |= (self.flags & (SEEN | SWITCHED)) << 2;
+    /// `none − 1 − key` for a key, `u16::MAX` for `none`.
+    #[inline(always)]
+    fn reversed(&self, key: u16) -> u16 {
+        self.none.wrapping_sub(1).wrapping_sub(key)
+    }
+
+    #[inline(always)]
+    fn start_visit(&mut self) {
+        (self.low, self.high, self.last, self.earlier) =
+            (self.key, self.reversed(self.key), usize::MAX, None);
+    }
+
+    /// What followed the visit's last touchpoint with a key, if any, given what
+    /// follows `at` from `from` on.
+    #[inline(always)]
+    fn followed(&self, at: &[i64], (follows, from): (usize, i64)) -> Option<usize> {
+        match at.get(self.last) {
+            Some(&when) => Some(if when >= from { follows } else { STAYED }),
+            None => self.earlier,
         }
-        self.flags &= !(SEEN | SWITCHED);
+    }
+
+    /// The next move is about to be looked up again within the same visit (the
+    /// contact left the stage and came back between two touchpoints): settles what
+    /// followed the last touchpoint with a key so far.
+    #[inline(always)]
+    fn keep_visit(&mut self, at: &[i64], follows: (usize, i64)) {
+        (self.earlier, self.last) = (self.followed(at, follows), usize::MAX);
+    }
+
+    #[inline(always)]
+    fn count<T: Tally>(&mut self, tally: &mut T, i: usize, key: u16, class: usize) {
+        let key = key.min(self.none);
+        tally.add(self.row + Cell::from(self.key) * self.width + Cell::from(key), class);
+        let keyed = key != self.none;
+        self.low = self.low.min(key);
+        self.high = self.high.min(self.reversed(key));
+        self.last = if keyed { i } else { self.last };
+        // A touchpoint without the key leaves the previous one standing.
+        self.key = if keyed { key } else { self.key };
+    }
+
+    /// Ends the visit to `stage` (`stages` before the journey), whose touchpoints
+    /// are `at` with what followed from `from` on `follows`: counts it among the
+    /// stage's stayers if it had a key and no switch.
+    #[inline(always)]
+    fn end_visit(&mut self, stage: usize, at: &[i64], follows: (usize, i64), stayers: &mut Stayers) {
+        if let (Some(counts), Some(class)) = (stayers.stages.get_mut(stage), self.followed(at, follows)) {
+            let switched = self.low != self.reversed(self.high);
+            counts[class] += u64::from(!switched);
+            (self.seen, self.switched, self.class) = (true, self.switched | switched, class);
+        }
+        self.start_visit();
     }
 
     /// Ends the contact: counts it among the journey's stayers if it had a key in the
     /// journey and never switched there.
-    fn end_contact(&mut self, stage: usize, stayers: &mut Stayers) {
-        self.end_visit(stage, stayers);
-        if self.flags >> 2 & (SEEN | SWITCHED) == SEEN {
-            stayers.overall[usize::from(self.last)] += 1;
+    #[inline(always)]
+    fn end_contact(&mut self, stage: usize, at: &[i64], follows: (usize, i64), stayers: &mut Stayers) {
+        self.end_visit(stage, at, follows, stayers);
+        if self.seen && !self.switched {
+            stayers.overall[self.class] += 1;
         }
     }
 }
@@ -384,10 +440,8 @@ fn scan<T: Tally>(
     let [t0, t1, t2] = tallies;
     let mut stayers = [(); 3].map(|()| Stayers { stages: vec![[0; 3]; stages], overall: [0; 3] });
     let [s0, s1, s2] = &mut stayers;
-    let lanes = [(&*t0, nones[0]), (&*t1, nones[1]), (&*t2, nones[2])].map(|(t, none)| {
-        let width = t.width();
-        Lane { width, none, row: 0, previous: Cell::from(none) * width, key: none, flags: 0, last: 0 }
-    });
+    let lanes =
+        [(&*t0, nones[0]), (&*t1, nones[1]), (&*t2, nones[2])].map(|(t, none)| Lane::new(t.width(), none));
     for c in 0..log.contacts.len() {
         let Some((touchpoints, mut cursor)) = log.visible(c, scope) else { continue };
         let [mut channels, mut devices, mut departments] = lanes;
@@ -430,21 +484,25 @@ fn scan<T: Tally>(
                 next_at = cursor.next_at();
                 let now = usize::from(cursor.stage).min(stages);
                 if now != stage {
-                    channels.end_visit(stage, s0);
-                    devices.end_visit(stage, s1);
-                    departments.end_visit(stage, s2);
+                    channels.end_visit(stage, at, (follows, from), s0);
+                    devices.end_visit(stage, at, (follows, from), s1);
+                    departments.end_visit(stage, at, (follows, from), s2);
                     stage = now;
+                } else {
+                    channels.keep_visit(at, (follows, from));
+                    devices.keep_visit(at, (follows, from));
+                    departments.keep_visit(at, (follows, from));
                 }
                 (follows, from) = settle(&cursor, [&mut channels, &mut devices, &mut departments]);
             }
             let class = if at[i] >= from { follows } else { STAYED };
-            channels.count(t0, channel[i], class);
-            devices.count(t1, device[i], class);
-            departments.count(t2, department[i], class);
+            channels.count(t0, i, channel[i], class);
+            devices.count(t1, i, device[i], class);
+            departments.count(t2, i, department[i], class);
         }
-        channels.end_contact(stage, s0);
-        devices.end_contact(stage, s1);
-        departments.end_contact(stage, s2);
+        channels.end_contact(stage, at, (follows, from), s0);
+        devices.end_contact(stage, at, (follows, from), s1);
+        departments.end_contact(stage, at, (follows, from), s2);
     }
     stayers
 }
