@@ -1,35 +1,7 @@
 //! Gap analysis: where switching channel, device or department between consecutive
 //! touchpoints loses contacts, compared with contacts who stayed on one.
 //!
-//! # Definitions
-//!
-//! Along one dimension (channel, device or department), a contact's touchpoints are
-//! taken in time order; touchpoints without the key (no device, no department) are
-//! passed over. A touchpoint is counted in the stage the contact was in at that
-//! moment; touchpoints before the contact entered the journey are not counted, but
-//! one can be the earlier side of a switch.
-//!
-//! - **Switch**: a touchpoint whose key differs from the previous touchpoint's with a
-//!   key; counted once per switch, as `from → to` in the stage of the later
-//!   touchpoint, by what followed that later touchpoint.
-//! - **What followed** a touchpoint: the contact's next move, if it came within the
-//!   window after the touchpoint: *advanced* (to a later stage that is not lost),
-//!   *lost* (to a lost stage) — otherwise (no move in the window, or a move back)
-//!   *stayed*.
-//! - **Stage visit**: a run of a contact's consecutive touchpoints in one stage.
-//! - **Stayers of a stage** (the per-stage baseline, [`StageGaps::same`]): the visits
-//!   to the stage with at least one touchpoint with a key and no switch, counted once
-//!   per visit — one per contact unless a contact comes back to the stage — by what
-//!   followed the visit's last touchpoint with a key. A visit whose first touchpoint
-//!   changes the key of the touchpoint before it (in an earlier stage) is a switch, so
-//!   not a stayer.
-//! - **Stayers of the journey** (the overall baseline, [`DimensionGaps::same`]): the
-//!   contacts with at least one touchpoint with a key in the journey and no switch
-//!   there, counted once per contact by what followed their last touchpoint with a
-//!   key.
-//! - **Excess drop-off** of a switch: its drop-off (share not advanced) minus the
-//!   stayers' drop-off in the same scope (the stage, or the whole journey). Switches
-//!   are ranked by it, highest first.
+//! The definitions are on [`GapReport`].
 
 use std::collections::HashMap;
 
@@ -113,8 +85,8 @@ pub struct SwitchRow {
     /// `followed.drop_off()`.
     pub drop_off: f64,
     /// `drop_off` minus the drop-off of the contacts who stayed on one key in the
-    /// same scope (the whole journey, or the stage): see the [module
-    /// definitions](self#definitions).
+    /// same scope (the whole journey, or the stage): see the
+    /// [definitions](GapReport#definitions).
     pub excess_drop_off: f64,
 }
 
@@ -148,6 +120,36 @@ pub struct DimensionGaps {
 }
 
 /// Gap analysis of one journey along every [`GapDimension`].
+///
+/// # Definitions
+///
+/// Along one dimension (channel, device or department), a contact's touchpoints are
+/// taken in time order; touchpoints without the key (no device, no department) are
+/// passed over. A touchpoint is counted in the stage the contact was in at that
+/// moment; touchpoints before the contact entered the journey are not counted, but
+/// one can be the earlier side of a switch.
+///
+/// - **Switch**: a touchpoint whose key differs from the previous touchpoint's with a
+///   key; counted once per switch, as `from → to` in the stage of the later
+///   touchpoint, by what followed that later touchpoint.
+/// - **What followed** a touchpoint: the contact's next move, if it came within the
+///   window after the touchpoint: *advanced* (to a later stage that is not lost),
+///   *lost* (to a lost stage) — otherwise (no move in the window, or a move back)
+///   *stayed*.
+/// - **Stage visit**: a run of a contact's consecutive touchpoints in one stage.
+/// - **Stayers of a stage** (the per-stage baseline, [`StageGaps::same`]): the visits
+///   to the stage with at least one touchpoint with a key and no switch, counted once
+///   per visit — one per contact unless a contact comes back to the stage — by what
+///   followed the visit's last touchpoint with a key. A visit whose first touchpoint
+///   changes the key of the touchpoint before it (in an earlier stage) is a switch, so
+///   not a stayer.
+/// - **Stayers of the journey** (the overall baseline, [`DimensionGaps::same`]): the
+///   contacts with at least one touchpoint with a key in the journey and no switch
+///   there, counted once per contact by what followed their last touchpoint with a
+///   key.
+/// - **Excess drop-off** of a switch: its drop-off (share not advanced) minus the
+///   stayers' drop-off in the same scope (the stage, or the whole journey). Switches
+///   are ranked by it, highest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GapReport {
     /// The journey.
