@@ -43,8 +43,10 @@
 //!
 //! - [`model`]: [`Journey`], [`Stage`], [`Contact`], [`Transition`] and their ids; every
 //!   value is valid on construction and on deserialization.
-//! - [`sequencing`]: [`decide`], the one function that decides whether a move is legal,
-//!   and [`replay`], which re-checks a stored history through it.
+//! - [`sequencing`]: [`decide`], the one function that decides whether a move is legal
+//!   (its core [`decide_from`] decides from a compact [`Standing`] and builds the
+//!   transition only when asked), and [`replay`], which re-checks a stored history
+//!   through it.
 //! - [`repository`]: the storage seam — the async [`Repository`] trait with its
 //!   written contract, and [`InMemoryRepository`].
 //! - [`import`]: bulk CSV import and export, every row decided by sequencing.
@@ -115,4 +117,6 @@ pub use model::ids::{CampaignId, DepartmentKey, DeviceKey, OutcomeKey, Touchpoin
 pub use model::referral::{Referral, ReferralChange, ReferralKey, ReferralStatus};
 pub use model::touchpoint::{Sentiment, StageLink, Touchpoint, TouchpointPosition};
 pub use repository::InteractionRepository;
-pub use sequencing::{MembershipState, Move, Target, decide, decide_next, replay};
+pub use sequencing::{
+    Decision, MembershipState, Move, Standing, Target, decide, decide_from, decide_next, replay,
+};

@@ -43,6 +43,50 @@ impl MembershipState {
     }
 }
 
+/// Where a member stands in a journey, with the current stage by its position there:
+/// what sequencing needs to decide the next move. It is `Copy` and holds no ids, so a
+/// loop that decides many moves keeps it without touching a reference count;
+/// [`MembershipState`] says the same with the ids, for reading.
+///
+/// Made from a state by [`Standing::of`], which checks it against the journey, and
+/// after each accepted move by [`Decision::standing`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Standing {
+    stage: usize,
+    version: u64,
+    since: DateTime<Utc>,
+}
+
+impl Standing {
+    /// Where `state` stands in `journey`.
+    ///
+    /// # Errors
+    /// [`DomainError::UnknownStage`] if `journey` has no stage `state.stage`.
+    #[inline]
+    pub fn of(journey: &Journey, state: &MembershipState) -> Result<Self, DomainError> {
+        let stage = journey.stage_index(state.stage.as_str()).ok_or_else(|| DomainError::UnknownStage {
+            journey: journey.id().clone(),
+            stage: state.stage.to_string(),
+        })?;
+        Ok(Standing { stage, version: state.version, since: state.since })
+    }
+
+    /// The position of the current stage in the journey (0 is the first stage).
+    pub fn stage_index(self) -> usize {
+        self.stage
+    }
+
+    /// The number of transitions so far; the next one gets `version + 1`.
+    pub fn version(self) -> u64 {
+        self.version
+    }
+
+    /// When the contact entered the current stage.
+    pub fn since(self) -> DateTime<Utc> {
+        self.since
+    }
+}
+
 /// Where a move asks to go.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -125,6 +169,9 @@ impl Move {
 ///    from a non-terminal stage a contact advances to the next non-exit stage or
 ///    leaves through any exit stage; nothing follows a terminal stage.
 ///
+/// [`decide_from`] decides the same from a [`Standing`] without building the
+/// transition.
+///
 /// # Errors
 /// The [`DomainError`] named above, carrying the contact, journey and stages.
 ///
@@ -145,8 +192,54 @@ pub fn decide(
     current: Option<&MembershipState>,
     request: &Move,
 ) -> Result<Transition, DomainError> {
-    let position = current.map(|state| Position::of(journey, state)).transpose()?;
-    decide_from(journey, position, current.map(|state| (&state.stage, state.version)), request)
+    let standing = current.map(|state| Standing::of(journey, state)).transpose()?;
+    Ok(decide_from(journey, standing, request)?.to_transition())
+}
+
+/// Decides `request` as [`decide`] does, from where the contact `current`ly stands
+/// (`None`: not a member yet), and returns the accepted move without building its
+/// transition: the form for a loop that decides many moves, such as an import.
+///
+/// # Errors
+/// As [`decide`]; [`DomainError::UnknownStage`] if `current` is a standing in another
+/// journey, at a position `journey` does not have.
+///
+/// ```
+/// use journeys::{decide_from, Journey, Move, SequencePolicy, Source, Stage};
+/// let journey = Journey::new("referral", "Referral", SequencePolicy::RequiresSequence,
+///     [Stage::new("lead", "Lead")?, Stage::new("demo", "Demo")?])?;
+/// let at = "2026-01-05T13:04:11Z".parse().unwrap();
+/// let who = Source::manual("ada".parse()?);
+/// let entry = Move::to_stage("c1".parse()?, "lead".parse()?, at, who.clone());
+/// let standing = decide_from(&journey, None, &entry)?.standing();
+/// let demo = Move::to_stage("c1".parse()?, "demo".parse()?, at, who);
+/// let decision = decide_from(&journey, Some(standing), &demo)?;
+/// assert_eq!((decision.to().as_str(), decision.version()), ("demo", 2));
+/// assert_eq!(decision.to_transition().from.unwrap(), "lead");
+/// # Ok::<(), journeys::DomainError>(())
+/// ```
+pub fn decide_from<'a>(
+    journey: &'a Journey,
+    current: Option<Standing>,
+    request: &'a Move,
+) -> Result<Decision<'a>, DomainError> {
+    if let Some(standing) = current {
+        if journey.stage_at(standing.stage).is_none() {
+            return Err(DomainError::UnknownStage {
+                journey: journey.id().clone(),
+                stage: format!("(position {})", standing.stage),
+            });
+        }
+    }
+    let to = resolve_target(journey, &request.target, &request.source)?;
+    check_move(journey, current, &request.contact, to, request.occurred_at)?;
+    Ok(Decision {
+        journey,
+        request,
+        from: current.map(|standing| standing.stage),
+        to,
+        version: current.map_or(1, |standing| standing.version + 1),
+    })
 }
 
 /// Replays `history` (as [`replay`]) and decides `request` after it (as [`decide`]) in
@@ -159,54 +252,60 @@ pub fn decide_next(
     history: &[Transition],
     request: &Move,
 ) -> Result<Transition, DomainError> {
-    let position = replay_position(journey, &request.contact, history)?;
-    decide_from(journey, position, history.last().map(|last| (&last.to, last.version)), request)
+    let standing = replay_standing(journey, &request.contact, history)?;
+    Ok(decide_from(journey, standing, request)?.to_transition())
 }
 
-/// [`decide`] from a checked position; `last` is the current stage and version.
-fn decide_from(
-    journey: &Journey,
-    position: Option<Position>,
-    last: Option<(&StageKey, u64)>,
-    request: &Move,
-) -> Result<Transition, DomainError> {
-    let to = check_move(
-        journey,
-        position,
-        &request.contact,
-        &request.target,
-        &request.source,
-        request.occurred_at,
-    )?;
-    Ok(Transition {
-        contact: request.contact.clone(),
-        journey: journey.id().clone(),
-        version: last.map_or(1, |(_, version)| version + 1),
-        from: last.map(|(stage, _)| stage.clone()),
-        to: stage_key(journey, to).clone(),
-        occurred_at: request.occurred_at,
-        recorded_at: request.recorded_at,
-        source: request.source.clone(),
-        touchpoint: request.touchpoint.clone(),
-        idempotency_key: request.idempotency_key.clone(),
-    })
+/// A move that sequencing accepted, borrowing the journey and the request it answers.
+/// The [`Transition`] it makes — which owns its ids — is built only when asked for, by
+/// [`to_transition`](Self::to_transition); [`standing`](Self::standing) says where the
+/// contact stands after it at no cost.
+#[must_use]
+#[derive(Clone, Copy, Debug)]
+pub struct Decision<'a> {
+    journey: &'a Journey,
+    request: &'a Move,
+    from: Option<usize>,
+    to: usize,
+    version: u64,
 }
 
-/// Where a membership stands, by stage position: what the checks need, without
-/// cloning ids on every replayed step.
-#[derive(Clone, Copy)]
-struct Position {
-    stage: usize,
-    since: DateTime<Utc>,
-}
+impl<'a> Decision<'a> {
+    /// Where the contact stands after the move.
+    pub fn standing(&self) -> Standing {
+        Standing { stage: self.to, version: self.version, since: self.request.occurred_at }
+    }
 
-impl Position {
-    fn of(journey: &Journey, state: &MembershipState) -> Result<Self, DomainError> {
-        let stage = journey.stage_index(state.stage.as_str()).ok_or_else(|| DomainError::UnknownStage {
-            journey: journey.id().clone(),
-            stage: state.stage.to_string(),
-        })?;
-        Ok(Position { stage, since: state.since })
+    /// The membership's version after the move: 1 for the entry.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The stage left; `None` for the entry.
+    pub fn from(&self) -> Option<&'a StageKey> {
+        self.from.map(|index| stage_key(self.journey, index))
+    }
+
+    /// The stage entered.
+    pub fn to(&self) -> &'a StageKey {
+        stage_key(self.journey, self.to)
+    }
+
+    /// The transition to store.
+    pub fn to_transition(&self) -> Transition {
+        let request = self.request;
+        Transition {
+            contact: request.contact.clone(),
+            journey: self.journey.id().clone(),
+            version: self.version,
+            from: self.from().cloned(),
+            to: self.to().clone(),
+            occurred_at: request.occurred_at,
+            recorded_at: request.recorded_at,
+            source: request.source.clone(),
+            touchpoint: request.touchpoint.clone(),
+            idempotency_key: request.idempotency_key.clone(),
+        }
     }
 }
 
@@ -218,19 +317,17 @@ fn stage_key(journey: &Journey, index: usize) -> &StageKey {
         .unwrap_or_else(|| unreachable!("index from this journey"))
 }
 
-/// The rules of [`decide`]; returns the position of the target stage.
+/// The rules of [`decide`] after the first two, for a move into the stage at `to`.
 fn check_move(
     journey: &Journey,
-    from: Option<Position>,
+    from: Option<Standing>,
     contact: &ContactId,
-    target: &Target,
-    source: &Source,
+    to: usize,
     at: DateTime<Utc>,
-) -> Result<usize, DomainError> {
-    let to = resolve_target(journey, target, source)?;
+) -> Result<(), DomainError> {
     let Some(from) = from else {
         return match sequence_rule_broken(journey, None, to) {
-            None => Ok(to),
+            None => Ok(()),
             Some(rule) => Err(sequence_violation(journey, contact, None, to, rule)),
         };
     };
@@ -250,7 +347,7 @@ fn check_move(
         });
     }
     match sequence_rule_broken(journey, Some(from.stage), to) {
-        None => Ok(to),
+        None => Ok(()),
         Some(rule) => Err(sequence_violation(journey, contact, Some(from.stage), to, rule)),
     }
 }
@@ -281,6 +378,12 @@ fn resolve_target(journey: &Journey, target: &Target, source: &Source) -> Result
             return Err(DomainError::NotSystemJourney { journey: journey.id().clone() });
         }
     };
+    stage_position(journey, key)
+}
+
+/// The position of the stage with key `key` in `journey`.
+#[inline]
+fn stage_position(journey: &Journey, key: &str) -> Result<usize, DomainError> {
     journey
         .stage_index(key)
         .ok_or_else(|| DomainError::UnknownStage { journey: journey.id().clone(), stage: key.to_owned() })
@@ -319,22 +422,23 @@ pub fn replay(
     contact: &ContactId,
     history: &[Transition],
 ) -> Result<Option<MembershipState>, DomainError> {
-    replay_position(journey, contact, history)?;
+    replay_standing(journey, contact, history)?;
     Ok(history.last().map(MembershipState::after))
 }
 
-/// The checks of [`replay`]; returns the position after the last transition.
-fn replay_position(
+/// The checks of [`replay`]; returns where the membership stands after the last
+/// transition.
+pub(crate) fn replay_standing(
     journey: &Journey,
     contact: &ContactId,
     history: &[Transition],
-) -> Result<Option<Position>, DomainError> {
-    let mut position: Option<Position> = None;
+) -> Result<Option<Standing>, DomainError> {
+    let mut position: Option<Standing> = None;
     for (index, stored) in history.iter().enumerate() {
         let version = index as u64 + 1;
         let step = check_stored(journey, contact, position, version, stored).and_then(|()| {
-            let target = stored_target(journey, stored)?;
-            check_move(journey, position, contact, &target, &stored.source, stored.occurred_at)
+            let to = stored_target(journey, stored)?;
+            check_move(journey, position, contact, to, stored.occurred_at).map(|()| to)
         });
         let stage = step.map_err(|cause| DomainError::InvalidHistory {
             contact: contact.clone(),
@@ -342,7 +446,7 @@ fn replay_position(
             version: stored.version,
             cause: Box::new(cause),
         })?;
-        position = Some(Position { stage, since: stored.occurred_at });
+        position = Some(Standing { stage, version, since: stored.occurred_at });
     }
     Ok(position)
 }
@@ -352,7 +456,7 @@ fn replay_position(
 fn check_stored(
     journey: &Journey,
     contact: &ContactId,
-    position: Option<Position>,
+    position: Option<Standing>,
     expected_version: u64,
     stored: &Transition,
 ) -> Result<(), DomainError> {
@@ -375,13 +479,15 @@ fn check_stored(
     Ok(())
 }
 
-/// The target a stored transition answered: its stage, or for the system journey
-/// the status that stage mirrors.
-fn stored_target(journey: &Journey, stored: &Transition) -> Result<Target, DomainError> {
+/// The position of the stage a stored transition entered, resolved as the target it
+/// answered: its stage, or for the system journey the status that stage mirrors.
+fn stored_target(journey: &Journey, stored: &Transition) -> Result<usize, DomainError> {
     if !journey.is_system() {
-        return Ok(Target::Stage(stored.to.clone()));
+        return stage_position(journey, stored.to.as_str());
     }
-    EnrollmentStatus::from_key(stored.to.as_str()).map(Target::EnrollmentStatus).ok_or_else(|| {
-        DomainError::UnknownStage { journey: journey.id().clone(), stage: stored.to.to_string() }
-    })
+    let status = EnrollmentStatus::from_key(stored.to.as_str()).ok_or_else(|| DomainError::UnknownStage {
+        journey: journey.id().clone(),
+        stage: stored.to.to_string(),
+    })?;
+    resolve_target(journey, &Target::EnrollmentStatus(status), &stored.source)
 }

@@ -454,6 +454,78 @@ pub async fn stale_membership_version_conflicts<R: Repository>(repo: &R) -> Outc
     )
 }
 
+/// `append_decided` shows `decide` the stored history and appends the transition it
+/// returns (with its idempotency key); a refusal, a contact that is not stored, or a
+/// key an earlier commit stored writes nothing.
+pub async fn append_decided_reads_then_commits<R: Repository>(repo: &R) -> Outcome {
+    let c = Check("append_decided_reads_then_commits");
+    let journey = c.journey("alpha", &["a", "b", "c"])?;
+    c.ok("insert_journey", repo.insert_journey(&journey).await)?;
+    let [ada, bob, ghost] = [c.contact("ada")?, c.contact("bob")?, c.contact("ghost")?];
+    let mut commit = c.entry(&journey, &ada, &[("a", 0)])?;
+    commit.contacts =
+        vec![ContactWrite::Insert(contact_record(&ada)), ContactWrite::Insert(contact_record(&bob))];
+    c.ok("commit", repo.commit(commit).await)?;
+    let entry = c.ok("load_history", repo.load_history(&ada, journey.id()).await)?;
+    let next = |contact: &ContactId, history: &[Transition], stage: &str, minutes: i64| {
+        c.moves(&journey, contact, history, &[(stage, minutes)])?
+            .into_iter()
+            .next()
+            .ok_or_else(|| c.fail("building test data made no transition"))
+    };
+    let mut seen = Vec::new();
+    let moved = repo
+        .append_decided(&ada, journey.id(), None, |history| {
+            seen = history.to_vec();
+            next(&ada, history, "b", 1)
+        })
+        .await;
+    let moved = c.ok("append_decided of ada to b", moved)??;
+    c.equal("history append_decided showed", &seen, &entry)?;
+    let ada_history: Vec<Transition> = entry.iter().cloned().chain([moved]).collect();
+    c.equal(
+        "history of ada after append_decided",
+        &c.ok("load_history", repo.load_history(&ada, journey.id()).await)?,
+        &ada_history,
+    )?;
+    let refused = repo.append_decided(&ada, journey.id(), None, |_| Err::<Transition, _>("refused")).await;
+    c.equal("a refusal is returned", &c.ok("append_decided refused", refused)?, &Err("refused"))?;
+    c.fails_with(
+        "append_decided of ghost, not stored",
+        repo.append_decided(&ghost, journey.id(), None, |history| next(&ghost, history, "a", 2)).await,
+        Kind::NotFound(Entity::Contact, "ghost".into()),
+    )?;
+    let key = c.key("cmd-1")?;
+    let bob_entry =
+        repo.append_decided(&bob, journey.id(), Some(&key), |history| next(&bob, history, "a", 3));
+    let bob_entry = c.ok("append_decided of bob with key cmd-1", bob_entry.await)??;
+    c.fails_with(
+        "append_decided of ada with key cmd-1 again",
+        repo.append_decided(&ada, journey.id(), Some(&key), |history| next(&ada, history, "c", 4)).await,
+        Kind::AlreadyExists(Entity::IdempotencyKey, "cmd-1".into()),
+    )?;
+    c.equal(
+        "history of ada after refusals",
+        &c.ok("load_history", repo.load_history(&ada, journey.id()).await)?,
+        &ada_history,
+    )?;
+    c.equal(
+        "history of ghost",
+        &c.ok("load_history", repo.load_history(&ghost, journey.id()).await)?,
+        &Vec::new(),
+    )?;
+    c.equal(
+        "history of bob",
+        &c.ok("load_history", repo.load_history(&bob, journey.id()).await)?,
+        &vec![bob_entry.clone()],
+    )?;
+    c.equal(
+        "transitions stored with cmd-1",
+        &c.ok("find_idempotency_key", repo.find_idempotency_key(&key).await)?,
+        &Some(vec![bob_entry]),
+    )
+}
+
 /// A contact update at a stale expected version fails with
 /// `Conflict { expected, actual }` and writes nothing.
 pub async fn stale_contact_version_conflicts<R: Repository>(repo: &R) -> Outcome {

@@ -215,6 +215,7 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
     ) -> Result<Transition, Error> {
         let journey = self.journey(journey).await?;
         let contact = request.contact.clone();
+        let key = request.idempotency_key.clone();
         let mut attempt = 1;
         loop {
             if let Some(done) = self.already_applied(&journey, &request).await? {
@@ -222,25 +223,16 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
             }
             let decided = self
                 .repository
-                .read_history(&contact, journey.id(), |history| {
+                .append_decided(&contact, journey.id(), key.as_ref(), |history| {
                     request.recorded_at = self.clock.now();
                     if when == When::Now {
                         request.occurred_at = request.recorded_at;
                     }
-                    (history.len() as u64, decide_next(&journey, history, &request))
+                    decide_next(&journey, history, &request)
                 })
-                .await?;
-            let (version, decision) = decided;
-            if version == 0 {
-                // Contacts are never deleted: a member is known to exist.
-                self.repository.load_contact(&contact).await?;
-            }
-            let transition = decision?;
-            let mut commit =
-                Commit::append(contact.clone(), journey.id().clone(), version, vec![transition.clone()]);
-            commit.idempotency_key = request.idempotency_key.clone();
-            match self.repository.commit(commit).await {
-                Ok(()) => return Ok(transition),
+                .await;
+            match decided {
+                Ok(decision) => return Ok(decision?),
                 Err(e) if attempt < self.max_attempts && is_retryable(&e) => attempt += 1,
                 Err(e) => return Err(e.into()),
             }

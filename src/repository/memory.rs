@@ -66,16 +66,16 @@ impl Memberships {
         self.0.iter().find(|(id, _)| id == journey).map(|(_, history)| history)
     }
 
-    fn get_or_insert(&mut self, journey: JourneyId) -> &mut Vec<Transition> {
-        let index = match self.0.iter().position(|(id, _)| *id == journey) {
+    fn get_or_insert(&mut self, journey: &JourneyId) -> &mut Vec<Transition> {
+        let index = match self.0.iter().position(|(id, _)| id == journey) {
             Some(index) => index,
             None => {
                 if self.0.is_empty() {
                     // Most contacts are in one journey besides the system one.
                     self.0.reserve_exact(2);
                 }
-                let index = self.0.partition_point(|(id, _)| *id < journey);
-                self.0.insert(index, (journey, Vec::new()));
+                let index = self.0.partition_point(|(id, _)| id < journey);
+                self.0.insert(index, (journey.clone(), Vec::new()));
                 index
             }
         };
@@ -241,20 +241,25 @@ impl State {
                 log.push(t);
             }
             let history =
-                self.contacts.entry(append.contact).or_default().memberships.get_or_insert(append.journey);
+                self.contacts.entry(append.contact).or_default().memberships.get_or_insert(&append.journey);
             if history.is_empty() {
                 // A new membership keeps the commit's vector instead of copying it.
                 *history = append.transitions;
                 history.shrink_to_fit();
             } else {
-                // Most histories stay short: grown to fit until they are not, so that
-                // a membership of two or three moves keeps no room for four.
-                if history.len() < SHORT_HISTORY {
-                    history.reserve_exact(append.transitions.len());
-                }
+                make_room(history, append.transitions.len());
                 history.extend(append.transitions);
             }
         }
+    }
+}
+
+/// Reserves room in `history` for `more` transitions. Most histories stay short: grown
+/// to fit until they are not, so that a membership of two or three moves keeps no room
+/// for four.
+fn make_room(history: &mut Vec<Transition>, more: usize) {
+    if history.len() < SHORT_HISTORY {
+        history.reserve_exact(more);
     }
 }
 
@@ -322,6 +327,55 @@ impl Repository for InMemoryRepository {
         state.check(&commit)?;
         state.apply(commit);
         Ok(())
+    }
+
+    /// Reads, decides and appends under one lock, so no other writer comes between:
+    /// never `Conflict`.
+    async fn append_decided<E, F>(
+        &self,
+        contact: &ContactId,
+        journey: &JourneyId,
+        idempotency_key: Option<&IdempotencyKey>,
+        decide: F,
+    ) -> Result<Result<Transition, E>, RepositoryError>
+    where
+        E: Send,
+        F: FnOnce(&[Transition]) -> Result<Transition, E> + Send,
+    {
+        let mut guard = self.lock();
+        let State { contacts, logs, idempotency, .. } = &mut *guard;
+        let not_found = || RepositoryError::NotFound { entity: Entity::Contact, id: contact.to_string() };
+        let entry = contacts.get_mut(contact).ok_or_else(not_found)?;
+        let history = entry.memberships.get(journey).map_or(&[][..], Vec::as_slice);
+        if history.is_empty() && entry.record.is_none() {
+            return Err(not_found());
+        }
+        let transition = match decide(history) {
+            Ok(transition) => transition,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        if let Some(key) = idempotency_key {
+            if idempotency.contains_key(key) {
+                return Err(RepositoryError::AlreadyExists {
+                    entity: Entity::IdempotencyKey,
+                    id: key.to_string(),
+                });
+            }
+            idempotency.insert(key.clone(), vec![transition.clone()]);
+        }
+        let log = match logs.get_mut(journey) {
+            Some(log) => log,
+            None => logs.entry(journey.clone()).or_default(),
+        };
+        log.push(&transition);
+        let history = entry.memberships.get_or_insert(journey);
+        if history.is_empty() {
+            // An entry may stay alone; a membership that moves on grows as any vector
+            // does, since growing it to fit would copy it on every move.
+            history.reserve_exact(1);
+        }
+        history.push(transition.clone());
+        Ok(Ok(transition))
     }
 
     async fn contact_journeys(&self, contact: &ContactId) -> Result<Vec<JourneyId>, RepositoryError> {

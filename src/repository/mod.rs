@@ -147,6 +147,13 @@ impl LogPosition {
 ///   `AlreadyExists`, not a conflict on its first membership).
 ///
 ///   Concurrent commits behave as if applied one after another.
+/// - [`append_decided`](Self::append_decided) behaves as
+///   [`read_history`](Self::read_history) followed, when `decide` returns a
+///   transition, by a [`commit`](Self::commit) of that one transition at the version
+///   read, with the given idempotency key (so the same errors, and `Conflict` if
+///   another writer appended in between). A membership with no history of a contact
+///   that is not stored fails with `NotFound`, whatever `decide` returned. A backend
+///   may run it as one atomic step.
 /// - [`journey_transitions`](Self::journey_transitions) returns a journey's
 ///   transitions in [`LogPosition`] order, at most `limit` after the given position,
 ///   including those back-filled with an early `occurred_at`.
@@ -215,6 +222,46 @@ pub trait Repository: Send + Sync {
 
     /// Applies a commit atomically, checking every expected version.
     fn commit(&self, commit: Commit) -> impl Future<Output = Result<(), RepositoryError>> + Send;
+
+    /// Runs `decide` over a membership's history and, if it returns a transition (the
+    /// membership's next one), appends it with `idempotency_key`; returns what
+    /// `decide` returned. How the engine moves a contact: a backend that holds the
+    /// histories in memory does it under one lock. The default reads the history with
+    /// [`read_history`](Self::read_history) and commits with
+    /// [`commit`](Self::commit) at the version read; `decide` must not block.
+    ///
+    /// # Errors
+    /// `NotFound` for a contact that is not stored and has no history here; else as
+    /// [`commit`](Self::commit) (`Conflict` when another writer appended first).
+    fn append_decided<E, F>(
+        &self,
+        contact: &ContactId,
+        journey: &JourneyId,
+        idempotency_key: Option<&IdempotencyKey>,
+        decide: F,
+    ) -> impl Future<Output = Result<Result<Transition, E>, RepositoryError>> + Send
+    where
+        E: Send,
+        F: FnOnce(&[Transition]) -> Result<Transition, E> + Send,
+    {
+        async move {
+            let (version, decided) = self
+                .read_history(contact, journey, |history| (history.len() as u64, decide(history)))
+                .await?;
+            if version == 0 && !self.contact_exists(contact).await? {
+                return Err(RepositoryError::NotFound { entity: Entity::Contact, id: contact.to_string() });
+            }
+            let transition = match decided {
+                Ok(transition) => transition,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            let mut commit =
+                Commit::append(contact.clone(), journey.clone(), version, vec![transition.clone()]);
+            commit.idempotency_key = idempotency_key.cloned();
+            self.commit(commit).await?;
+            Ok(Ok(transition))
+        }
+    }
 
     /// The journeys a contact is a member of, ordered by id.
     fn contact_journeys(
