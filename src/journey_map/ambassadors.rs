@@ -310,7 +310,10 @@ fn candidates(
     for (c, name) in log.contacts.iter() {
         let Some((touchpoints, _)) = log.visible(c.index(), scope) else { continue };
         let positive = touchpoints
-            .filter(|&i| social[usize::from(tp.channel[i])] && tp.sentiment[i] >= options.positive_sentiment)
+            .filter(|&i| {
+                social[usize::from(tp.channel[i])]
+                    && tp.sentiment(i).is_some_and(|s| s >= options.positive_sentiment)
+            })
             .count() as u64;
         // The table holds validated contact ids only, so `new` always succeeds.
         if let (true, Ok(contact)) = (positive > 0, ContactId::new(name)) {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
-use super::log::{InteractionLog, NONE, StageCursor};
+use super::log::{InteractionLog, KEYED, NONE, SWITCHED};
 use crate::analytics::Scope;
 use crate::model::ids::{JourneyId, StageKey};
 use crate::model::journey::{Journey, StageOutcome};
@@ -315,29 +315,17 @@ struct Stayers {
     overall: [u64; 3],
 }
 
-/// One dimension's running state for one contact. The hot loop keeps the cell row
-/// of the current stage (premultiplied), the previous key, and for the current
-/// stage visit the smallest and (reversed) largest key and the last touchpoint with
-/// a key: the visit switched keys unless the smallest equals the largest.
+/// One dimension's running state for one contact: the previous key, what followed
+/// the current stage visit's last touchpoint with a key, and over the contact's
+/// earlier visits in the journey, whether one had a key, whether one switched, and
+/// what followed the last touchpoint with a key.
 #[derive(Clone, Copy)]
 struct Lane {
     width: Cell,
-    row: Cell,
     none: u16,
     /// The previous touchpoint's key (`none` if there was none with a key).
     key: u16,
-    /// The smallest key in the visit, counting the one before it.
-    low: u16,
-    /// [`reversed`](Self::reversed) of the largest key in the visit, counting the
-    /// one before it: a minimum as well, which `none` does not move.
-    high: u16,
-    /// The visit's last touchpoint with a key since the next move was last looked up
-    /// (`usize::MAX` if none).
-    last: usize,
-    /// What followed the visit's last touchpoint with a key before that, if any.
-    earlier: Option<usize>,
-    /// Over the journey's earlier visits: one with a key, one with a switch, and
-    /// what followed the last touchpoint with a key.
+    visit_class: usize,
     seen: bool,
     switched: bool,
     class: usize,
@@ -345,90 +333,47 @@ struct Lane {
 
 impl Lane {
     fn new(width: Cell, none: u16) -> Self {
-        let mut lane = Lane {
-            width,
-            row: 0,
-            none,
-            key: none,
-            low: 0,
-            high: 0,
-            last: 0,
-            earlier: None,
-            seen: false,
-            switched: false,
-            class: 0,
-        };
-        lane.start_visit();
-        lane
+        Lane { width, none, key: none, visit_class: STAYED, seen: false, switched: false, class: STAYED }
     }
 
-    /// `none − 1 − key` for a key, `u16::MAX` for `none`.
+    /// Counts the touchpoints with `keys` in the cells of stage `row` (premultiplied)
+    /// as followed by `class`.
     #[inline(always)]
-    fn reversed(&self, key: u16) -> u16 {
-        self.none.wrapping_sub(1).wrapping_sub(key)
-    }
-
-    #[inline(always)]
-    fn start_visit(&mut self) {
-        (self.low, self.high, self.last, self.earlier) =
-            (self.key, self.reversed(self.key), usize::MAX, None);
-    }
-
-    /// What followed the visit's last touchpoint with a key, if any, given what
-    /// follows `at` from `from` on.
-    #[inline(always)]
-    fn followed(&self, at: &[i64], (follows, from): (usize, i64)) -> Option<usize> {
-        match at.get(self.last) {
-            Some(&when) => Some(if when >= from { follows } else { STAYED }),
-            None => self.earlier,
+    fn count<T: Tally>(&mut self, tally: &mut T, keys: &[u16], row: Cell, class: usize) {
+        for &key in keys {
+            let key = key.min(self.none);
+            tally.add(row + Cell::from(self.key) * self.width + Cell::from(key), class);
+            // A touchpoint without the key leaves the previous one standing.
+            self.key = if key != self.none { key } else { self.key };
         }
     }
 
-    /// The next move is about to be looked up again within the same visit (the
-    /// contact left the stage and came back between two touchpoints): settles what
-    /// followed the last touchpoint with a key so far.
+    /// Ends a visit to `stage` (`stages` before the journey) whose touchpoints' flags
+    /// or-ed are `flags`: counts it among the stage's stayers along dimension `d` if
+    /// it had a key and no switch.
     #[inline(always)]
-    fn keep_visit(&mut self, at: &[i64], follows: (usize, i64)) {
-        (self.earlier, self.last) = (self.followed(at, follows), usize::MAX);
-    }
-
-    #[inline(always)]
-    fn count<T: Tally>(&mut self, tally: &mut T, i: usize, key: u16, class: usize) {
-        let key = key.min(self.none);
-        tally.add(self.row + Cell::from(self.key) * self.width + Cell::from(key), class);
-        let keyed = key != self.none;
-        self.low = self.low.min(key);
-        self.high = self.high.min(self.reversed(key));
-        self.last = if keyed { i } else { self.last };
-        // A touchpoint without the key leaves the previous one standing.
-        self.key = if keyed { key } else { self.key };
-    }
-
-    /// Ends the visit to `stage` (`stages` before the journey), whose touchpoints
-    /// are `at` with what followed from `from` on `follows`: counts it among the
-    /// stage's stayers if it had a key and no switch.
-    #[inline(always)]
-    fn end_visit(&mut self, stage: usize, at: &[i64], follows: (usize, i64), stayers: &mut Stayers) {
-        if let (Some(counts), Some(class)) = (stayers.stages.get_mut(stage), self.followed(at, follows)) {
-            let switched = self.low != self.reversed(self.high);
-            counts[class] += u64::from(!switched);
-            (self.seen, self.switched, self.class) = (true, self.switched | switched, class);
+    fn end_visit(&mut self, d: usize, stage: usize, flags: u8, stayers: &mut Stayers) {
+        if let Some(counts) = stayers.stages.get_mut(stage)
+            && flags & KEYED[d] != 0
+        {
+            let switched = flags & SWITCHED[d] != 0;
+            counts[self.visit_class] += u64::from(!switched);
+            (self.seen, self.switched, self.class) = (true, self.switched | switched, self.visit_class);
         }
-        self.start_visit();
     }
 
     /// Ends the contact: counts it among the journey's stayers if it had a key in the
     /// journey and never switched there.
     #[inline(always)]
-    fn end_contact(&mut self, stage: usize, at: &[i64], follows: (usize, i64), stayers: &mut Stayers) {
-        self.end_visit(stage, at, follows, stayers);
+    fn end_contact(&self, stayers: &mut Stayers) {
         if self.seen && !self.switched {
             stayers.overall[self.class] += 1;
         }
     }
 }
 
-/// Counts every touchpoint of `log` in `scope` along the three dimensions: one pass.
+/// Counts every touchpoint of `log` in `scope` along the three dimensions: one pass,
+/// stay by stay.
 fn scan<T: Tally>(
     log: &InteractionLog,
     scope: &Scope<'_>,
@@ -439,72 +384,60 @@ fn scan<T: Tally>(
     let stages = log.journey.stage_count();
     let lost = lost_stages(&log.journey);
     let tp = &log.tp;
-    let [t0, t1, t2] = tallies;
+    let keys = tp.keys();
     let mut stayers = [(); 3].map(|()| Stayers { stages: vec![[0; 3]; stages], overall: [0; 3] });
-    let [s0, s1, s2] = &mut stayers;
-    let lanes =
-        [(&*t0, nones[0]), (&*t1, nones[1]), (&*t2, nones[2])].map(|(t, none)| Lane::new(t.width(), none));
+    let fresh = [0, 1, 2].map(|d| Lane::new(tallies[d].width(), nones[d]));
     for c in 0..log.contacts.len() {
-        let Some((touchpoints, mut cursor)) = log.visible(c, scope) else { continue };
-        let [mut channels, mut devices, mut departments] = lanes;
-        // Equal-length column slices: indexing them needs no bounds checks.
-        let at = &tp.at[touchpoints.clone()];
-        let n = at.len();
-        let (channel, device, department) = (
-            &tp.channel[touchpoints.clone()][..n],
-            &tp.device[touchpoints.clone()][..n],
-            &tp.department[touchpoints][..n],
-        );
-        let mut next_at = cursor.next_at();
-        let mut stage = usize::from(cursor.stage).min(stages);
-        // Points the lanes at the current stage's row; returns what follows a
-        // touchpoint within the window of the next move, and the earliest touchpoint
-        // time within that window.
-        let settle = |cursor: &StageCursor<'_>, lanes: [&mut Lane; 3]| {
-            let row = Cell::from(cursor.stage).min(stages as Cell);
-            for lane in lanes {
-                lane.row = row * lane.width * lane.width;
+        let Some(stays) = log.stays(c, scope) else { continue };
+        let mut lanes = fresh;
+        // The current stage visit: its stage and its touchpoints' flags or-ed.
+        let (mut visit, mut visit_flags) = (stages, 0u8);
+        for stay in stays {
+            let touchpoints = stay.touchpoints;
+            if touchpoints.is_empty() {
+                continue;
             }
-            match cursor.upcoming() {
+            let stage = usize::from(stay.stage).min(stages);
+            if stage != visit {
+                for (d, (lane, stayers)) in lanes.iter_mut().zip(&mut stayers).enumerate() {
+                    lane.end_visit(d, visit, visit_flags, stayers);
+                }
+                (visit, visit_flags) = (stage, 0);
+            }
+            // What follows the stay's touchpoints from `split` on (those within the
+            // window of the move that ends it); the ones before it stayed.
+            let at = &tp.at[touchpoints.clone()];
+            let (follows, split) = match stay.ended_by {
                 Some((when, to)) => {
                     let class = if lost[usize::from(to)] {
                         LOST
-                    } else if to > cursor.stage {
+                    } else if to > stay.stage {
                         ADVANCED
                     } else {
                         STAYED
                     };
-                    (class, when.saturating_sub(window))
+                    let from = when.saturating_sub(window);
+                    (class, at.partition_point(|&t| t < from))
                 }
-                None => (STAYED, i64::MAX),
-            }
-        };
-        let (mut follows, mut from) = settle(&cursor, [&mut channels, &mut devices, &mut departments]);
-        for i in 0..n {
-            if at[i] > next_at {
-                while cursor.move_before(at[i]).is_some() {}
-                next_at = cursor.next_at();
-                let now = usize::from(cursor.stage).min(stages);
-                if now != stage {
-                    channels.end_visit(stage, at, (follows, from), s0);
-                    devices.end_visit(stage, at, (follows, from), s1);
-                    departments.end_visit(stage, at, (follows, from), s2);
-                    stage = now;
-                } else {
-                    channels.keep_visit(at, (follows, from));
-                    devices.keep_visit(at, (follows, from));
-                    departments.keep_visit(at, (follows, from));
+                None => (STAYED, at.len()),
+            };
+            let flags = &tp.flags[touchpoints.clone()];
+            let stay_flags = flags.iter().fold(0, |all, &f| all | f);
+            visit_flags |= stay_flags;
+            for (d, (lane, tally)) in lanes.iter_mut().zip(tallies.iter_mut()).enumerate() {
+                let keys = &keys[d][touchpoints.clone()];
+                let row = stage as Cell * lane.width * lane.width;
+                lane.count(tally, &keys[..split], row, STAYED);
+                lane.count(tally, &keys[split..], row, follows);
+                if let Some(last) = flags.iter().rposition(|&f| f & KEYED[d] != 0) {
+                    lane.visit_class = if last >= split { follows } else { STAYED };
                 }
-                (follows, from) = settle(&cursor, [&mut channels, &mut devices, &mut departments]);
             }
-            let class = if at[i] >= from { follows } else { STAYED };
-            channels.count(t0, i, channel[i], class);
-            devices.count(t1, i, device[i], class);
-            departments.count(t2, i, department[i], class);
         }
-        channels.end_contact(stage, at, (follows, from), s0);
-        devices.end_contact(stage, at, (follows, from), s1);
-        departments.end_contact(stage, at, (follows, from), s2);
+        for (d, (lane, stayers)) in lanes.iter_mut().zip(&mut stayers).enumerate() {
+            lane.end_visit(d, visit, visit_flags, stayers);
+            lane.end_contact(stayers);
+        }
     }
     stayers
 }

@@ -101,6 +101,11 @@ pub struct InteractionLog {
     pub(super) tr_at: Vec<i64>,
     /// The stage each transition entered.
     pub(super) tr_to: Vec<u16>,
+    /// Where each transition splits its contact's touchpoints: those before index
+    /// `tr_split[t]` came before it (a touchpoint at the same instant counts as
+    /// before), so the reports find the touchpoints of each stay without comparing
+    /// times.
+    pub(super) tr_split: Vec<u32>,
     pub(super) channels: KeyTable<ChannelKey>,
     pub(super) devices: KeyTable<DeviceKey>,
     pub(super) departments: KeyTable<DepartmentKey>,
@@ -119,9 +124,23 @@ pub(super) struct TouchpointColumns {
     pub(super) department: Vec<u16>,
     pub(super) interaction: Vec<u16>,
     pub(super) outcome: Vec<u16>,
-    /// NaN when not measured.
+    /// 0 when not measured ([`MEASURED`] tells), so sums need no branch.
     pub(super) sentiment: Vec<f64>,
+    /// Whether the sentiment was measured ([`MEASURED`]), and per
+    /// [`GapDimension`](super::GapDimension) whether the touchpoint has a key
+    /// ([`KEYED`]) and whether it switched from the key of the contact's previous
+    /// touchpoint with one ([`SWITCHED`]): a stage visit's stayers are then told
+    /// by or-ing its touchpoints' flags.
+    pub(super) flags: Vec<u8>,
 }
+
+/// [`TouchpointColumns::flags`]: the sentiment was measured.
+pub(super) const MEASURED: u8 = 64;
+
+/// [`TouchpointColumns::flags`]: the touchpoint has a channel, device, department.
+pub(super) const KEYED: [u8; 3] = [1, 2, 4];
+/// [`TouchpointColumns::flags`]: the touchpoint switched channel, device, department.
+pub(super) const SWITCHED: [u8; 3] = [8, 16, 32];
 
 impl TouchpointColumns {
     fn gather(&self, order: &[u32]) -> TouchpointColumns {
@@ -137,7 +156,39 @@ impl TouchpointColumns {
             interaction: pick(&self.interaction, order),
             outcome: pick(&self.outcome, order),
             sentiment: pick(&self.sentiment, order),
+            flags: pick(&self.flags, order),
         }
+    }
+
+    /// Touchpoint `i`'s sentiment, if measured.
+    pub(super) fn sentiment(&self, i: usize) -> Option<f64> {
+        (self.flags[i] & MEASURED != 0).then(|| self.sentiment[i])
+    }
+
+    /// The key columns in [`GapDimension`](super::GapDimension) order.
+    pub(super) fn keys(&self) -> [&[u16]; 3] {
+        [&self.channel, &self.device, &self.department]
+    }
+
+    /// Sets the keys' [`flags`](Self::flags), walking each contact's touchpoints
+    /// (`starts` holds where each contact's begin, plus the end) in time order.
+    fn flag_switches(&mut self, starts: &[u32]) {
+        let mut flags = std::mem::take(&mut self.flags);
+        let keys = self.keys();
+        for contact in starts.windows(2) {
+            let mut previous = [NONE; 3];
+            for i in contact[0] as usize..contact[1] as usize {
+                for (d, column) in keys.iter().enumerate() {
+                    let key = column[i];
+                    if key != NONE {
+                        let switched = previous[d] != NONE && previous[d] != key;
+                        flags[i] |= KEYED[d] | if switched { SWITCHED[d] } else { 0 };
+                        previous[d] = key;
+                    }
+                }
+            }
+        }
+        self.flags = flags;
     }
 }
 
@@ -182,6 +233,7 @@ impl InteractionLog {
                 tp: TouchpointColumns::default(),
                 tr_at: Vec::new(),
                 tr_to: Vec::new(),
+                tr_split: Vec::new(),
                 channels: KeyTable::default(),
                 devices: KeyTable::default(),
                 departments: KeyTable::default(),
@@ -230,6 +282,33 @@ impl InteractionLog {
         c: usize,
         scope: &Scope<'_>,
     ) -> Option<(std::ops::Range<usize>, StageCursor<'_>)> {
+        let (touchpoints, transitions) = self.visible_ranges(c, scope)?;
+        Some((touchpoints, StageCursor::over(self, transitions)))
+    }
+
+    /// What a report in `scope` reads of contact `c`, stay by stay: the part before
+    /// the journey, then one stay per move, each with its touchpoints, up to the
+    /// as-of instant; `None` when the scope's segment leaves the contact out.
+    #[inline]
+    pub(super) fn stays(&self, c: usize, scope: &Scope<'_>) -> Option<Stays<'_>> {
+        let (touchpoints, transitions) = self.visible_ranges(c, scope)?;
+        Some(Stays {
+            log: self,
+            visible: touchpoints.clone(),
+            touchpoints,
+            transitions,
+            stage: NONE,
+            done: false,
+        })
+    }
+
+    /// Contact `c`'s touchpoint and transition indices in `scope`.
+    #[inline]
+    fn visible_ranges(
+        &self,
+        c: usize,
+        scope: &Scope<'_>,
+    ) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>)> {
         if scope.contacts().is_some_and(|set| !set.contains(ContactRef(c as u32))) {
             return None;
         }
@@ -244,7 +323,7 @@ impl InteractionLog {
                     ..transitions.start + self.tr_at[transitions].partition_point(|&t| t <= limit),
             ),
         };
-        Some((touchpoints, StageCursor::over(self, transitions)))
+        Some((touchpoints, transitions))
     }
 
     /// Contact `c`'s touchpoint indices.
@@ -342,7 +421,8 @@ impl InteractionLogBuilder {
         columns.department.push(department);
         columns.interaction.push(interaction);
         columns.outcome.push(outcome);
-        columns.sentiment.push(tp.sentiment.map_or(f64::NAN, Sentiment::get));
+        columns.sentiment.push(tp.sentiment.map_or(0.0, Sentiment::get));
+        columns.flags.push(if tp.sentiment.is_some() { MEASURED } else { 0 });
         self.tp_contact.push(c);
         Ok(true)
     }
@@ -367,6 +447,8 @@ impl InteractionLogBuilder {
         log.tp = log.tp.gather(&tp_order);
         log.tr_at = tr_order.iter().map(|&i| log.tr_at[i as usize]).collect();
         log.tr_to = tr_order.iter().map(|&i| log.tr_to[i as usize]).collect();
+        log.tp.flag_switches(&tp_start);
+        log.tr_split = split_touchpoints(&log.tp.at, &tp_start, &log.tr_at, &tr_start);
         log.tp_start = tp_start;
         log.tr_start = tr_start;
         log
@@ -414,6 +496,75 @@ fn group_by_contact(
     (start, order)
 }
 
+/// [`InteractionLog::tr_split`]: walks each contact's transitions (in version order)
+/// alongside its touchpoints as [`StageCursor`] does.
+fn split_touchpoints(tp_at: &[i64], tp_start: &[u32], tr_at: &[i64], tr_start: &[u32]) -> Vec<u32> {
+    let mut split = vec![0u32; tr_at.len()];
+    for (touchpoints, transitions) in tp_start.windows(2).zip(tr_start.windows(2)) {
+        let mut t = transitions[0] as usize;
+        for i in touchpoints[0]..touchpoints[1] {
+            while t < transitions[1] as usize && tr_at[t] < tp_at[i as usize] {
+                split[t] = i;
+                t += 1;
+            }
+        }
+        split[t..transitions[1] as usize].fill(touchpoints[1]);
+    }
+    split
+}
+
+/// One stay of a contact in a stage (or before the journey), as
+/// [`InteractionLog::stays`] walks them.
+pub(super) struct Stay {
+    /// The stage ([`NONE`] before the contact entered the journey).
+    pub(super) stage: u16,
+    /// The touchpoints during the stay.
+    pub(super) touchpoints: std::ops::Range<usize>,
+    /// The move that ended it, when and to which stage; `None` for the open stay.
+    pub(super) ended_by: Option<(i64, u16)>,
+}
+
+/// The iterator of [`InteractionLog::stays`].
+pub(super) struct Stays<'a> {
+    log: &'a InteractionLog,
+    /// All the touchpoints the stays hold.
+    pub(super) visible: std::ops::Range<usize>,
+    /// Those of the stays not walked yet.
+    touchpoints: std::ops::Range<usize>,
+    transitions: std::ops::Range<usize>,
+    stage: u16,
+    done: bool,
+}
+
+impl Stays<'_> {
+    /// Whether the contact has neither a touchpoint nor a move to walk.
+    pub(super) fn is_empty(&self) -> bool {
+        self.touchpoints.is_empty() && self.transitions.is_empty()
+    }
+}
+
+impl Iterator for Stays<'_> {
+    type Item = Stay;
+
+    #[inline]
+    fn next(&mut self) -> Option<Stay> {
+        if self.done {
+            return None;
+        }
+        let log = self.log;
+        let start = self.touchpoints.start;
+        let stage = self.stage;
+        let Some(t) = self.transitions.next() else {
+            self.done = true;
+            return Some(Stay { stage, touchpoints: self.touchpoints.clone(), ended_by: None });
+        };
+        let end = (log.tr_split[t] as usize).clamp(start, self.touchpoints.end);
+        self.touchpoints.start = end;
+        self.stage = log.tr_to[t];
+        Some(Stay { stage, touchpoints: start..end, ended_by: Some((log.tr_at[t], log.tr_to[t])) })
+    }
+}
+
 /// Walks one contact's transitions alongside their touchpoints: the stage the contact
 /// is in at each touchpoint, and the move that comes next.
 pub(super) struct StageCursor<'a> {
@@ -450,18 +601,6 @@ impl<'a> StageCursor<'a> {
         self.next += 1;
         self.stage = to;
         Some(to)
-    }
-
-    /// When the next move happens (`i64::MAX` after the last): a hot loop compares
-    /// each touchpoint's time with it and walks the cursor only when it is passed.
-    #[inline]
-    pub(super) fn next_at(&self) -> i64 {
-        self.at.get(self.next).copied().unwrap_or(i64::MAX)
-    }
-
-    /// Whether the contact has no transition to walk.
-    pub(super) fn is_empty(&self) -> bool {
-        self.at.is_empty()
     }
 
     /// When the next move happens and the stage it enters.

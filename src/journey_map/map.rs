@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::log::{InteractionLog, KeyTable, NONE, ratio};
+use super::log::{InteractionLog, KeyTable, MEASURED, NONE, ratio};
 use crate::analytics::Scope;
 use crate::model::ids::{ChannelKey, InteractionKey, JourneyId, Name, OutcomeKey, StageKey};
 
@@ -98,9 +98,10 @@ struct Counters {
     passed: Vec<u64>,
     /// Which contact (+1) last marked each stage as passed.
     marked_by: Vec<u32>,
-    by_channel: Vec<u64>,
-    by_interaction: Vec<u64>,
-    by_outcome: Vec<u64>,
+    /// Per row (stage, then "before entry"), the touchpoints by channel, then by
+    /// interaction type, then by outcome ("no outcome" last): one row of one
+    /// array, so the hot loop keeps a single slice in a register.
+    by_key: Vec<u64>,
     sentiment_sum: Vec<f64>,
     sentiment_count: Vec<u64>,
     /// Per stage, per last channel (`channels` for none).
@@ -109,6 +110,25 @@ struct Counters {
     before_entry: u64,
     contacts: u64,
     touchpoints: u64,
+}
+
+impl Counters {
+    fn row_width(&self) -> usize {
+        self.channels + self.interactions + self.outcomes + 1
+    }
+
+    fn by_channel(&self, row: usize) -> &[u64] {
+        &self.by_key[row * self.row_width()..][..self.channels]
+    }
+
+    fn by_interaction(&self, row: usize) -> &[u64] {
+        &self.by_key[row * self.row_width() + self.channels..][..self.interactions]
+    }
+
+    /// Without "no outcome".
+    fn by_outcome(&self, row: usize) -> &[u64] {
+        &self.by_key[row * self.row_width() + self.channels + self.interactions..][..self.outcomes]
+    }
 }
 
 impl JourneyMap {
@@ -147,15 +167,14 @@ fn count(log: &InteractionLog, scope: &Scope<'_>) -> Counters {
     // One row per stage plus a last row for touchpoints before entry, and a last
     // outcome column for "no outcome": the hot loop then counts without branching.
     let rows = stages + 1;
+    let width = channels + interactions + outcomes + 1;
     let mut k = Counters {
         channels,
         interactions,
         outcomes,
         passed: vec![0; stages],
         marked_by: vec![0; stages],
-        by_channel: vec![0; rows * channels],
-        by_interaction: vec![0; rows * interactions],
-        by_outcome: vec![0; rows * (outcomes + 1)],
+        by_key: vec![0; rows * width],
         sentiment_sum: vec![0.0; rows],
         sentiment_count: vec![0; rows],
         stays: vec![0; stages * (channels + 1)],
@@ -165,90 +184,58 @@ fn count(log: &InteractionLog, scope: &Scope<'_>) -> Counters {
         touchpoints: 0,
     };
     let tp = &log.tp;
-    // The per-touchpoint counters as plain slices, apart from those `enter` updates.
-    let (mut by_channel, mut by_interaction, mut by_outcome) = (
-        std::mem::take(&mut k.by_channel),
-        std::mem::take(&mut k.by_interaction),
-        std::mem::take(&mut k.by_outcome),
-    );
-    let (mut sentiment_sum, mut sentiment_count) =
-        (std::mem::take(&mut k.sentiment_sum), std::mem::take(&mut k.sentiment_count));
     for c in 0..log.contacts.len() {
-        let Some((touchpoints, mut cursor)) = log.visible(c, scope) else { continue };
-        if touchpoints.is_empty() && cursor.is_empty() {
+        let Some(stays) = log.stays(c, scope) else { continue };
+        if stays.is_empty() {
             continue;
         }
         k.contacts += 1;
-        let mut stage = NONE;
-        let mut last_channel = channels;
         let mark = c as u32 + 1;
-        // Ends the stay in `stage` (if any) with a move to `to` and starts the next.
-        let enter = |k: &mut Counters, stage: &mut u16, last_channel: &mut usize, to: u16| {
-            if *stage != NONE {
-                let slot = usize::from(*stage) * (channels + 1) + *last_channel;
+        let visible = stays.visible.clone();
+        k.touchpoints += visible.len() as u64;
+        // The contact's touchpoints, a stay at a time.
+        let mut touchpoints = tp.channel[visible.clone()]
+            .iter()
+            .zip(&tp.interaction[visible.clone()])
+            .zip(&tp.outcome[visible.clone()])
+            .zip(&tp.sentiment[visible.clone()])
+            .zip(&tp.flags[visible]);
+        for stay in stays {
+            // The counters' row for the stage (the last row before entry).
+            let row = usize::from(stay.stage).min(stages);
+            let by_key = &mut k.by_key[row * width..(row + 1) * width];
+            // Sentiment adds up in registers and goes to the row at the end of the stay.
+            let (mut sum, mut measured) = (0.0, 0);
+            let mut last_channel = channels;
+            for ((((&channel, &interaction), &outcome), &sentiment), &flags) in
+                touchpoints.by_ref().take(stay.touchpoints.len())
+            {
+                last_channel = usize::from(channel);
+                by_key[last_channel] += 1;
+                by_key[channels + usize::from(interaction)] += 1;
+                by_key[channels + interactions + usize::from(outcome).min(outcomes)] += 1;
+                sum += sentiment;
+                measured += u64::from(flags & MEASURED != 0);
+            }
+            k.sentiment_sum[row] += sum;
+            k.sentiment_count[row] += measured;
+            if stay.stage != NONE {
+                let slot = usize::from(stay.stage) * (channels + 1) + last_channel;
                 k.stays[slot] += 1;
-                k.advanced[slot] += u64::from(next[usize::from(*stage)] == to);
-            }
-            *stage = to;
-            *last_channel = channels;
-            let s = usize::from(to);
-            if k.marked_by[s] != mark {
-                k.marked_by[s] = mark;
-                k.passed[s] += 1;
-            }
-        };
-        k.touchpoints += touchpoints.len() as u64;
-        // Equal-length column slices: indexing them needs no bounds checks.
-        let at = &tp.at[touchpoints.clone()];
-        let n = at.len();
-        let channel = &tp.channel[touchpoints.clone()][..n];
-        let interaction = &tp.interaction[touchpoints.clone()][..n];
-        let outcome = &tp.outcome[touchpoints.clone()][..n];
-        let sentiment = &tp.sentiment[touchpoints][..n];
-        // The counters' row for the current stage (the last row before entry), and
-        // where it starts in each counter.
-        let mut row = stages;
-        let (mut by_channel_row, mut by_interaction_row, mut by_outcome_row) =
-            (row * channels, row * interactions, row * (outcomes + 1));
-        let mut next_at = cursor.next_at();
-        // Sentiment adds up in registers and goes to the row when the stage changes.
-        let (mut sum, mut measured_count) = (0.0, 0);
-        for i in 0..n {
-            if at[i] > next_at {
-                while let Some(to) = cursor.move_before(at[i]) {
-                    enter(&mut k, &mut stage, &mut last_channel, to);
+                if let Some((_, to)) = stay.ended_by {
+                    k.advanced[slot] += u64::from(next[usize::from(stay.stage)] == to);
                 }
-                next_at = cursor.next_at();
-                sentiment_sum[row] += sum;
-                sentiment_count[row] += measured_count;
-                (sum, measured_count) = (0.0, 0);
-                row = usize::from(stage).min(stages);
-                (by_channel_row, by_interaction_row, by_outcome_row) =
-                    (row * channels, row * interactions, row * (outcomes + 1));
             }
-            let (channel, interaction, outcome, sentiment) =
-                (channel[i], interaction[i], outcome[i], sentiment[i]);
-            let channel = usize::from(channel);
-            by_channel[by_channel_row + channel] += 1;
-            by_interaction[by_interaction_row + usize::from(interaction)] += 1;
-            by_outcome[by_outcome_row + usize::from(outcome).min(outcomes)] += 1;
-            let measured = !sentiment.is_nan();
-            sum += if measured { sentiment } else { 0.0 };
-            measured_count += u64::from(measured);
-            last_channel = channel;
-        }
-        sentiment_sum[row] += sum;
-        sentiment_count[row] += measured_count;
-        while let Some(to) = cursor.take() {
-            enter(&mut k, &mut stage, &mut last_channel, to);
-        }
-        if stage != NONE {
-            k.stays[usize::from(stage) * (channels + 1) + last_channel] += 1;
+            if let Some((_, to)) = stay.ended_by {
+                let s = usize::from(to);
+                if k.marked_by[s] != mark {
+                    k.marked_by[s] = mark;
+                    k.passed[s] += 1;
+                }
+            }
         }
     }
-    (k.by_channel, k.by_interaction, k.by_outcome) = (by_channel, by_interaction, by_outcome);
-    (k.sentiment_sum, k.sentiment_count) = (sentiment_sum, sentiment_count);
-    k.before_entry = k.by_channel[stages * channels..].iter().sum();
+    k.before_entry = k.by_channel(stages).iter().sum();
     k
 }
 
@@ -280,7 +267,7 @@ fn report(log: &InteractionLog, k: Counters, options: &MapOptions) -> JourneyMap
         .stages()
         .enumerate()
         .map(|(s, stage)| {
-            let touchpoints: u64 = k.by_channel[s * k.channels..(s + 1) * k.channels].iter().sum();
+            let touchpoints: u64 = k.by_channel(s).iter().sum();
             let next_stage =
                 journey.next_stage_index(s).and_then(|n| journey.stage_at(n)).map(|n| n.key().clone());
             let conversion = if next_stage.is_some() {
@@ -301,27 +288,12 @@ fn report(log: &InteractionLog, k: Counters, options: &MapOptions) -> JourneyMap
                 name: stage.name().clone(),
                 contacts: k.passed[s],
                 touchpoints,
-                by_channel: shares(
-                    &log.channels,
-                    &k.by_channel[s * k.channels..(s + 1) * k.channels],
-                    touchpoints,
-                    usize::MAX,
-                ),
-                by_interaction: shares(
-                    &log.interactions,
-                    &k.by_interaction[s * k.interactions..(s + 1) * k.interactions],
-                    touchpoints,
-                    usize::MAX,
-                ),
+                by_channel: shares(&log.channels, k.by_channel(s), touchpoints, usize::MAX),
+                by_interaction: shares(&log.interactions, k.by_interaction(s), touchpoints, usize::MAX),
                 mean_sentiment: (k.sentiment_count[s] > 0)
                     .then(|| k.sentiment_sum[s] / k.sentiment_count[s] as f64),
                 sentiment_count: k.sentiment_count[s],
-                top_outcomes: shares(
-                    &log.outcomes,
-                    &k.by_outcome[s * (k.outcomes + 1)..s * (k.outcomes + 1) + k.outcomes],
-                    touchpoints,
-                    options.top_outcomes,
-                ),
+                top_outcomes: shares(&log.outcomes, k.by_outcome(s), touchpoints, options.top_outcomes),
                 next_stage,
                 conversion,
             }

@@ -70,7 +70,7 @@ impl InteractionLog {
                     department: self.departments.get(tp.department[i]).cloned(),
                     interaction: self.interactions.get(tp.interaction[i])?.clone(),
                     outcome: self.outcomes.get(tp.outcome[i]).cloned(),
-                    sentiment: Some(tp.sentiment[i]).filter(|s| !s.is_nan()),
+                    sentiment: tp.sentiment(i),
                     stage: self.stage_key(cursor.stage).cloned(),
                 })
             })
