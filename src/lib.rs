@@ -111,7 +111,9 @@ pub use model::transition::{Source, SourceKind, TouchpointInfo, Transition};
 pub use model::value::{Value, ValueRef, ValueType};
 #[cfg(feature = "sqlite")]
 pub use repository::SqliteRepository;
-pub use repository::{Append, Commit, ContactWrite, InMemoryRepository, LogPosition, Repository, Versioned};
+pub use repository::{
+    Append, Commit, ContactWrite, InMemoryRepository, LogPosition, Repository, StoredHistory, Versioned,
+};
 // Journey maps: touchpoints, referrals and their storage.
 pub use model::ids::{CampaignId, DepartmentKey, DeviceKey, OutcomeKey, TouchpointId};
 pub use model::referral::{Referral, ReferralChange, ReferralKey, ReferralStatus};

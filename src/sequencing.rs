@@ -256,6 +256,38 @@ pub fn decide_next(
     Ok(decide_from(journey, standing, request)?.to_transition())
 }
 
+/// [`decide_next`] for a history whose every step sequencing decided when it was
+/// appended, as a repository vouched (`decided`): where the contact stands is read off
+/// the last transition instead of replaying every step. A last transition that does
+/// not fit the membership (another contact, journey or version, an unknown stage)
+/// falls back to the replay, which names it.
+pub(crate) fn decide_after(
+    journey: &Journey,
+    history: &[Transition],
+    decided: bool,
+    request: &Move,
+) -> Result<Transition, DomainError> {
+    let standing = match decided.then(|| standing_after_decided(journey, &request.contact, history)) {
+        Some(Some(standing)) => Some(standing),
+        _ => replay_standing(journey, &request.contact, history)?,
+    };
+    Ok(decide_from(journey, standing, request)?.to_transition())
+}
+
+/// Where a membership stands after `history`, read off its last transition if that
+/// fits the membership.
+fn standing_after_decided(
+    journey: &Journey,
+    contact: &ContactId,
+    history: &[Transition],
+) -> Option<Standing> {
+    let last = history.last()?;
+    let fits =
+        last.version == history.len() as u64 && last.contact == *contact && last.journey == *journey.id();
+    let stage = journey.stage_index(last.to.as_str()).filter(|_| fits)?;
+    Some(Standing { stage, version: last.version, since: last.occurred_at })
+}
+
 /// A move that sequencing accepted, borrowing the journey and the request it answers.
 /// The [`Transition`] it makes — which owns its ids — is built only when asked for, by
 /// [`to_transition`](Self::to_transition); [`standing`](Self::standing) says where the

@@ -456,7 +456,8 @@ pub async fn stale_membership_version_conflicts<R: Repository>(repo: &R) -> Outc
 
 /// `append_decided` shows `decide` the stored history and appends the transition it
 /// returns (with its idempotency key); a refusal, a contact that is not stored, or a
-/// key an earlier commit stored writes nothing.
+/// key an earlier commit stored writes nothing. A history a `commit` appended to is
+/// never shown as decided here.
 pub async fn append_decided_reads_then_commits<R: Repository>(repo: &R) -> Outcome {
     let c = Check("append_decided_reads_then_commits");
     let journey = c.journey("alpha", &["a", "b", "c"])?;
@@ -466,59 +467,59 @@ pub async fn append_decided_reads_then_commits<R: Repository>(repo: &R) -> Outco
     commit.contacts =
         vec![ContactWrite::Insert(contact_record(&ada)), ContactWrite::Insert(contact_record(&bob))];
     c.ok("commit", repo.commit(commit).await)?;
-    let entry = c.ok("load_history", repo.load_history(&ada, journey.id()).await)?;
     let next = |contact: &ContactId, history: &[Transition], stage: &str, minutes: i64| {
         c.moves(&journey, contact, history, &[(stage, minutes)])?
             .into_iter()
             .next()
             .ok_or_else(|| c.fail("building test data made no transition"))
     };
-    let mut seen = Vec::new();
-    let moved = repo
-        .append_decided(&ada, journey.id(), None, |history| {
-            seen = history.to_vec();
-            next(&ada, history, "b", 1)
-        })
-        .await;
-    let moved = c.ok("append_decided of ada to b", moved)??;
-    c.equal("history append_decided showed", &seen, &entry)?;
-    let ada_history: Vec<Transition> = entry.iter().cloned().chain([moved]).collect();
-    c.equal(
-        "history of ada after append_decided",
-        &c.ok("load_history", repo.load_history(&ada, journey.id()).await)?,
-        &ada_history,
-    )?;
+    let history_of =
+        async |contact: &ContactId| c.ok("load_history", repo.load_history(contact, journey.id()).await);
+    let mut ada_history = history_of(&ada).await?;
+    // Twice: after the entry's commit, and after a commit following a decided append.
+    for (stage, minutes) in [("b", 1), ("a", 3)] {
+        let mut seen = None;
+        let moved = repo
+            .append_decided(&ada, journey.id(), None, |stored| {
+                seen = Some((stored.transitions.to_vec(), stored.decided_here));
+                next(&ada, stored.transitions, stage, minutes)
+            })
+            .await;
+        let moved = c.ok(&format!("append_decided of ada to {stage}"), moved)??;
+        c.equal("history append_decided showed", &seen, &Some((ada_history.clone(), false)))?;
+        ada_history.push(moved);
+        c.equal("history of ada after append_decided", &history_of(&ada).await?, &ada_history)?;
+        let committed = next(&ada, &ada_history, "c", minutes + 1)?;
+        let commit = Commit::append(
+            ada.clone(),
+            journey.id().clone(),
+            ada_history.len() as u64,
+            vec![committed.clone()],
+        );
+        c.ok("commit after append_decided", repo.commit(commit).await)?;
+        ada_history.push(committed);
+    }
     let refused = repo.append_decided(&ada, journey.id(), None, |_| Err::<Transition, _>("refused")).await;
     c.equal("a refusal is returned", &c.ok("append_decided refused", refused)?, &Err("refused"))?;
     c.fails_with(
         "append_decided of ghost, not stored",
-        repo.append_decided(&ghost, journey.id(), None, |history| next(&ghost, history, "a", 2)).await,
+        repo.append_decided(&ghost, journey.id(), None, |stored| next(&ghost, stored.transitions, "a", 8))
+            .await,
         Kind::NotFound(Entity::Contact, "ghost".into()),
     )?;
     let key = c.key("cmd-1")?;
     let bob_entry =
-        repo.append_decided(&bob, journey.id(), Some(&key), |history| next(&bob, history, "a", 3));
+        repo.append_decided(&bob, journey.id(), Some(&key), |stored| next(&bob, stored.transitions, "a", 9));
     let bob_entry = c.ok("append_decided of bob with key cmd-1", bob_entry.await)??;
     c.fails_with(
         "append_decided of ada with key cmd-1 again",
-        repo.append_decided(&ada, journey.id(), Some(&key), |history| next(&ada, history, "c", 4)).await,
+        repo.append_decided(&ada, journey.id(), Some(&key), |stored| next(&ada, stored.transitions, "b", 10))
+            .await,
         Kind::AlreadyExists(Entity::IdempotencyKey, "cmd-1".into()),
     )?;
-    c.equal(
-        "history of ada after refusals",
-        &c.ok("load_history", repo.load_history(&ada, journey.id()).await)?,
-        &ada_history,
-    )?;
-    c.equal(
-        "history of ghost",
-        &c.ok("load_history", repo.load_history(&ghost, journey.id()).await)?,
-        &Vec::new(),
-    )?;
-    c.equal(
-        "history of bob",
-        &c.ok("load_history", repo.load_history(&bob, journey.id()).await)?,
-        &vec![bob_entry.clone()],
-    )?;
+    c.equal("history of ada after refusals", &history_of(&ada).await?, &ada_history)?;
+    c.equal("history of ghost", &history_of(&ghost).await?, &Vec::new())?;
+    c.equal("history of bob", &history_of(&bob).await?, &vec![bob_entry.clone()])?;
     c.equal(
         "transitions stored with cmd-1",
         &c.ok("find_idempotency_key", repo.find_idempotency_key(&key).await)?,

@@ -19,7 +19,7 @@ use crate::model::ids::{ContactId, JourneyId, StageKey};
 use crate::model::journey::Journey;
 use crate::model::transition::{Source, Transition};
 use crate::repository::{Append, Commit, ContactWrite, Repository};
-use crate::sequencing::{MembershipState, Move, decide, decide_next, replay};
+use crate::sequencing::{MembershipState, Move, decide, decide_after, replay};
 
 /// How many times a command is tried when its commit meets a `Conflict`, unless set
 /// with [`JourneyEngine::with_max_attempts`].
@@ -27,7 +27,9 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 
 /// Runs commands against a [`Repository`]: every move is decided by
 /// [`decide`] over the membership replayed from storage, then
-/// appended with the version it was decided on.
+/// appended with the version it was decided on. A history the repository vouches
+/// was built by such moves ([`StoredHistory`](crate::StoredHistory)) is not replayed
+/// again: the move continues from its last transition.
 ///
 /// Journey definitions are immutable once stored, so the engine caches them.
 ///
@@ -223,12 +225,12 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
             }
             let decided = self
                 .repository
-                .append_decided(&contact, journey.id(), key.as_ref(), |history| {
+                .append_decided(&contact, journey.id(), key.as_ref(), |stored| {
                     request.recorded_at = self.clock.now();
                     if when == When::Now {
                         request.occurred_at = request.recorded_at;
                     }
-                    decide_next(&journey, history, &request)
+                    decide_after(&journey, stored.transitions, stored.decided_here, &request)
                 })
                 .await;
             match decided {

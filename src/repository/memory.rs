@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
-use super::{Commit, ContactWrite, InteractionRepository, LogPosition, Repository, Versioned};
+use super::{Commit, ContactWrite, InteractionRepository, LogPosition, Repository, StoredHistory, Versioned};
 use crate::error::{Entity, RepositoryError};
 use crate::model::contact::Contact;
 use crate::model::ids::{ContactId, IdempotencyKey, JourneyId, TouchpointId};
@@ -59,31 +59,43 @@ struct ContactEntry {
 /// A contact's histories by journey, ordered by journey id. A contact is in a few
 /// journeys, so a scan that matches shared ids by address beats a tree of strings.
 #[derive(Clone, Debug, Default)]
-struct Memberships(Vec<(JourneyId, Vec<Transition>)>);
+struct Memberships(Vec<Membership>);
+
+/// One membership's history.
+#[derive(Clone, Debug)]
+struct Membership {
+    journey: JourneyId,
+    history: Vec<Transition>,
+    /// Whether the last transition was appended by `append_decided`, its decision
+    /// shown the whole history before it ([`StoredHistory::decided_here`]).
+    decided_here: bool,
+}
 
 impl Memberships {
-    fn get(&self, journey: &JourneyId) -> Option<&Vec<Transition>> {
-        self.0.iter().find(|(id, _)| id == journey).map(|(_, history)| history)
+    fn get(&self, journey: &JourneyId) -> Option<&Membership> {
+        self.0.iter().find(|m| m.journey == *journey)
     }
 
-    fn get_or_insert(&mut self, journey: &JourneyId) -> &mut Vec<Transition> {
-        let index = match self.0.iter().position(|(id, _)| id == journey) {
+    fn get_or_insert(&mut self, journey: &JourneyId) -> &mut Membership {
+        let index = match self.0.iter().position(|m| m.journey == *journey) {
             Some(index) => index,
             None => {
                 if self.0.is_empty() {
                     // Most contacts are in one journey besides the system one.
                     self.0.reserve_exact(2);
                 }
-                let index = self.0.partition_point(|(id, _)| id < journey);
-                self.0.insert(index, (journey.clone(), Vec::new()));
+                let index = self.0.partition_point(|m| m.journey < *journey);
+                let membership =
+                    Membership { journey: journey.clone(), history: Vec::new(), decided_here: false };
+                self.0.insert(index, membership);
                 index
             }
         };
-        &mut self.0[index].1
+        &mut self.0[index]
     }
 
     fn journeys(&self) -> impl Iterator<Item = &JourneyId> {
-        self.0.iter().map(|(id, _)| id)
+        self.0.iter().map(|m| &m.journey)
     }
 }
 
@@ -141,7 +153,10 @@ fn membership_id(contact: &ContactId, journey: &JourneyId) -> String {
 
 impl State {
     fn history(&self, contact: &ContactId, journey: &JourneyId) -> &[Transition] {
-        self.contacts.get(contact).and_then(|entry| entry.memberships.get(journey)).map_or(&[], Vec::as_slice)
+        self.contacts
+            .get(contact)
+            .and_then(|entry| entry.memberships.get(journey))
+            .map_or(&[], |m| &m.history)
     }
 
     /// Every check of a commit, before anything is written.
@@ -240,8 +255,10 @@ impl State {
             for t in &append.transitions {
                 log.push(t);
             }
-            let history =
+            let membership =
                 self.contacts.entry(append.contact).or_default().memberships.get_or_insert(&append.journey);
+            membership.decided_here = false;
+            let history = &mut membership.history;
             if history.is_empty() {
                 // A new membership keeps the commit's vector instead of copying it.
                 *history = append.transitions;
@@ -330,7 +347,9 @@ impl Repository for InMemoryRepository {
     }
 
     /// Reads, decides and appends under one lock, so no other writer comes between:
-    /// never `Conflict`.
+    /// never `Conflict`. Vouches for a history whose last transition it appended this
+    /// way ([`StoredHistory::decided_here`]); a `commit` to the membership withdraws
+    /// that.
     async fn append_decided<E, F>(
         &self,
         contact: &ContactId,
@@ -340,17 +359,19 @@ impl Repository for InMemoryRepository {
     ) -> Result<Result<Transition, E>, RepositoryError>
     where
         E: Send,
-        F: FnOnce(&[Transition]) -> Result<Transition, E> + Send,
+        F: FnOnce(StoredHistory<'_>) -> Result<Transition, E> + Send,
     {
         let mut guard = self.lock();
         let State { contacts, logs, idempotency, .. } = &mut *guard;
         let not_found = || RepositoryError::NotFound { entity: Entity::Contact, id: contact.to_string() };
         let entry = contacts.get_mut(contact).ok_or_else(not_found)?;
-        let history = entry.memberships.get(journey).map_or(&[][..], Vec::as_slice);
-        if history.is_empty() && entry.record.is_none() {
+        let stored = entry.memberships.get(journey).map_or(StoredHistory::unvouched(&[]), |m| {
+            StoredHistory { transitions: &m.history, decided_here: m.decided_here }
+        });
+        if stored.transitions.is_empty() && entry.record.is_none() {
             return Err(not_found());
         }
-        let transition = match decide(history) {
+        let transition = match decide(stored) {
             Ok(transition) => transition,
             Err(refused) => return Ok(Err(refused)),
         };
@@ -368,7 +389,9 @@ impl Repository for InMemoryRepository {
             None => logs.entry(journey.clone()).or_default(),
         };
         log.push(&transition);
-        let history = entry.memberships.get_or_insert(journey);
+        let membership = entry.memberships.get_or_insert(journey);
+        membership.decided_here = true;
+        let history = &mut membership.history;
         if history.is_empty() {
             // An entry may stay alone; a membership that moves on grows as any vector
             // does, since growing it to fit would copy it on every move.
@@ -409,7 +432,7 @@ impl Repository for InMemoryRepository {
             .iter()
             .take(limit)
             .filter_map(|(_, contact, version)| {
-                let history = contacts.get(contact)?.memberships.get(journey)?;
+                let history = &contacts.get(contact)?.memberships.get(journey)?.history;
                 history.get(usize::try_from(*version).ok()?.checked_sub(1)?).cloned()
             })
             .collect())

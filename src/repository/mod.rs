@@ -94,6 +94,28 @@ impl Commit {
     }
 }
 
+/// A membership's stored history as [`Repository::append_decided`] shows it to the
+/// decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoredHistory<'a> {
+    /// The transitions in version order.
+    pub transitions: &'a [Transition],
+    /// The backend vouches that the last transition was appended by
+    /// [`append_decided`](Repository::append_decided), whose decision was shown every
+    /// transition before it, and that nothing was appended since. A decision that
+    /// checks every history it is shown (the engine's does, through sequencing) need
+    /// then check only that the last step continues where it stands. `false` when the
+    /// backend cannot vouch (the default implementation never does).
+    pub decided_here: bool,
+}
+
+impl<'a> StoredHistory<'a> {
+    /// `transitions` with no voucher.
+    pub fn unvouched(transitions: &'a [Transition]) -> Self {
+        StoredHistory { transitions, decided_here: false }
+    }
+}
+
 /// A position in a journey's time-ordered transition log: transitions are ordered by
 /// `(occurred_at, contact, version)`, which is unique within a journey.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -153,7 +175,10 @@ impl LogPosition {
 ///   read, with the given idempotency key (so the same errors, and `Conflict` if
 ///   another writer appended in between). A membership with no history of a contact
 ///   that is not stored fails with `NotFound`, whatever `decide` returned. A backend
-///   may run it as one atomic step.
+///   may run it as one atomic step. It shows `decide` a history as
+///   [`decided_here`](StoredHistory::decided_here) only when the last transition was
+///   appended by `append_decided` and nothing since — never after a `commit` appended
+///   to the membership.
 /// - [`journey_transitions`](Self::journey_transitions) returns a journey's
 ///   transitions in [`LogPosition`] order, at most `limit` after the given position,
 ///   including those back-filled with an early `occurred_at`.
@@ -224,11 +249,13 @@ pub trait Repository: Send + Sync {
     fn commit(&self, commit: Commit) -> impl Future<Output = Result<(), RepositoryError>> + Send;
 
     /// Runs `decide` over a membership's history and, if it returns a transition (the
-    /// membership's next one), appends it with `idempotency_key`; returns what
-    /// `decide` returned. How the engine moves a contact: a backend that holds the
-    /// histories in memory does it under one lock. The default reads the history with
-    /// [`read_history`](Self::read_history) and commits with
-    /// [`commit`](Self::commit) at the version read; `decide` must not block.
+    /// membership's next one, decided against the whole history shown), appends it
+    /// with `idempotency_key`; returns what `decide` returned. How the engine moves a
+    /// contact: a backend that holds the histories in memory does it under one lock,
+    /// and may vouch for histories built this way ([`StoredHistory`]). The default
+    /// reads the history with [`read_history`](Self::read_history), vouching for
+    /// nothing, and commits with [`commit`](Self::commit) at the version read;
+    /// `decide` must not block.
     ///
     /// # Errors
     /// `NotFound` for a contact that is not stored and has no history here; else as
@@ -242,12 +269,12 @@ pub trait Repository: Send + Sync {
     ) -> impl Future<Output = Result<Result<Transition, E>, RepositoryError>> + Send
     where
         E: Send,
-        F: FnOnce(&[Transition]) -> Result<Transition, E> + Send,
+        F: FnOnce(StoredHistory<'_>) -> Result<Transition, E> + Send,
     {
         async move {
-            let (version, decided) = self
-                .read_history(contact, journey, |history| (history.len() as u64, decide(history)))
-                .await?;
+            let read =
+                |history: &[Transition]| (history.len() as u64, decide(StoredHistory::unvouched(history)));
+            let (version, decided) = self.read_history(contact, journey, read).await?;
             if version == 0 && !self.contact_exists(contact).await? {
                 return Err(RepositoryError::NotFound { entity: Entity::Contact, id: contact.to_string() });
             }
