@@ -303,6 +303,26 @@ proptest! {
     }
 
     #[test]
+    fn flat_passes_over_the_whole_log_equal_the_passes_per_contact(h in histories(), days in 0i64..10) {
+        // A segment holding every contact makes the queries walk contact by contact;
+        // without one they run one flat loop over the whole log.
+        let log = log_of(&transitions(&h));
+        let r = log.journey("referral").unwrap();
+        let everyone = journeys::analytics::ContactSet::from_fn(log.contacts(), |_, _| true);
+        let (flat, per_contact) = (Scope::all(), Scope::all().segment(&everyone));
+        prop_assert_eq!(r.reached(flat), r.reached(per_contact));
+        let spec = funnel(days, FunnelMode::default());
+        prop_assert_eq!(r.window_funnel(&spec, flat), r.window_funnel(&spec, per_contact));
+        let buckets = Buckets::new(Granularity::Day, start(), 30, FixedOffset::east_opt(0).unwrap()).unwrap();
+        prop_assert_eq!(r.population(&buckets, None), r.population(&buckets, Some(&everyone)));
+        let summary = r.time_in_stage_summary(flat);
+        prop_assert_eq!(&summary, &r.time_in_stage_summary(per_contact));
+        let stays = r.time_in_stage(flat);
+        let expected: Vec<_> = stays.completed.iter().map(|d| d.summary()).collect();
+        prop_assert_eq!(summary.completed, expected);
+    }
+
+    #[test]
     fn a_segment_sees_what_a_log_of_its_contacts_sees(h in histories(), keep in any::<u16>()) {
         let ts = transitions(&h);
         let whole = log_of(&ts);

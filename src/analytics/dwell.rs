@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::log::JourneyLog;
-use super::{Scope, same_stages};
+use super::{Scope, either, same_stages};
 use crate::error::DomainError;
 use crate::model::ids::StageKey;
 
@@ -76,66 +76,103 @@ impl Durations {
 
 /// Quantiles `qs` of `values` (see [`Durations::quantile`]) in three sequential
 /// passes and no copy: the maximum, a histogram of the 16 top significant bits, and
-/// a gathering of the values in the few buckets that hold the ranks wanted, which
-/// are then sorted.
+/// a gathering of the values in the few buckets that hold the ranks wanted.
 fn quantiles(values: &[u32], qs: &[f64]) -> Vec<Option<f64>> {
     const BITS: u32 = 16;
-    let n = values.len();
     let Some(&max) = values.iter().max() else { return vec![None; qs.len()] };
     let shift = (u32::BITS - max.leading_zeros()).saturating_sub(BITS);
     let mut histogram = vec![0u32; 1 << BITS];
     for &v in values {
         histogram[(v >> shift) as usize] += 1;
     }
-    // Per quantile, the ranks either side of its position and the weight of the upper.
-    let positions: Vec<Option<(usize, usize, f64)>> = qs
-        .iter()
-        .map(|&q| {
-            (0.0..=1.0).contains(&q).then(|| {
-                let pos = (n - 1) as f64 * q;
-                let lo = (pos.floor() as usize).min(n - 1);
-                (lo, (lo + 1).min(n - 1), pos - lo as f64)
-            })
-        })
-        .collect();
-    // Where each bucket starts in rank order, and the bucket of each rank wanted.
-    let mut starts = vec![0usize; 1 << BITS];
-    let mut running = 0usize;
-    for (start, &count) in starts.iter_mut().zip(&histogram) {
-        *start = running;
-        running += count as usize;
+    let mut picker = QuantilePicker::new(&histogram, qs);
+    for &v in values {
+        picker.offer((v >> shift) as usize, v);
     }
-    let bucket_of = |rank: usize| starts.partition_point(|&s| s <= rank).saturating_sub(1);
-    let mut gathered: Vec<(usize, Vec<u32>)> = Vec::new();
-    for &(lo, hi, _) in positions.iter().flatten() {
-        for b in [bucket_of(lo), bucket_of(hi)] {
-            if !gathered.iter().any(|(g, _)| *g == b) {
-                gathered.push((b, Vec::with_capacity(histogram[b] as usize)));
+    picker.finish()
+}
+
+/// Picks quantiles (linear interpolation at (n − 1)·q) out of values looked at
+/// twice, without keeping them: first counted in a histogram of their top bits (by
+/// the caller), then offered one by one with their bucket, when only those in the
+/// few buckets that hold the ranks wanted are kept, to be sorted.
+struct QuantilePicker {
+    /// Per quantile: the ranks either side of its position and the weight of the upper.
+    positions: Vec<Option<(usize, usize, f64)>>,
+    /// Where each bucket starts in rank order.
+    starts: Vec<usize>,
+    /// Per bucket, whether it holds a rank wanted.
+    wanted: Vec<bool>,
+    /// The values of the wanted buckets.
+    gathered: Vec<(usize, Vec<u32>)>,
+}
+
+impl QuantilePicker {
+    fn new(histogram: &[u32], qs: &[f64]) -> Self {
+        let n: usize = histogram.iter().map(|&c| c as usize).sum();
+        let positions = qs
+            .iter()
+            .map(|&q| {
+                (n > 0 && (0.0..=1.0).contains(&q)).then(|| {
+                    let pos = (n - 1) as f64 * q;
+                    let lo = (pos.floor() as usize).min(n - 1);
+                    (lo, (lo + 1).min(n - 1), pos - lo as f64)
+                })
+            })
+            .collect::<Vec<_>>();
+        let mut starts = Vec::with_capacity(histogram.len());
+        let mut running = 0usize;
+        for &count in histogram {
+            starts.push(running);
+            running += count as usize;
+        }
+        let mut picker =
+            QuantilePicker { positions, starts, wanted: vec![false; histogram.len()], gathered: Vec::new() };
+        for &(lo, hi, _) in picker.positions.iter().flatten() {
+            for b in [picker.bucket_of(lo), picker.bucket_of(hi)] {
+                if !picker.wanted[b] {
+                    picker.wanted[b] = true;
+                    picker.gathered.push((b, Vec::with_capacity(histogram[b] as usize)));
+                }
+            }
+        }
+        picker
+    }
+
+    /// The bucket holding rank `rank`.
+    fn bucket_of(&self, rank: usize) -> usize {
+        self.starts.partition_point(|&s| s <= rank).saturating_sub(1)
+    }
+
+    /// Looks at one value counted in bucket `b` of the histogram.
+    #[inline]
+    fn offer(&mut self, b: usize, value: u32) {
+        if self.wanted.get(b).copied().unwrap_or(false) {
+            if let Some((_, list)) = self.gathered.iter_mut().find(|(g, _)| *g == b) {
+                list.push(value);
             }
         }
     }
-    for &v in values {
-        let b = (v >> shift) as usize;
-        if let Some((_, list)) = gathered.iter_mut().find(|(g, _)| *g == b) {
-            list.push(v);
+
+    /// The quantiles, once every value was offered.
+    fn finish(mut self) -> Vec<Option<f64>> {
+        for (_, list) in &mut self.gathered {
+            list.sort_unstable();
         }
+        let value_at = |rank: usize| {
+            let b = self.bucket_of(rank);
+            let (_, list) = self.gathered.iter().find(|(g, _)| *g == b)?;
+            list.get(rank - self.starts[b]).map(|&v| f64::from(v))
+        };
+        self.positions
+            .iter()
+            .map(|p| {
+                let (lo, hi, frac) = (*p)?;
+                let (low, high) = (value_at(lo)?, value_at(hi)?);
+                Some(if frac == 0.0 { low } else { low + (high - low) * frac })
+            })
+            .collect()
     }
-    for (_, list) in &mut gathered {
-        list.sort_unstable();
-    }
-    let value_at = |rank: usize| {
-        let b = bucket_of(rank);
-        let (_, list) = gathered.iter().find(|(g, _)| *g == b)?;
-        list.get(rank - starts[b]).map(|&v| f64::from(v))
-    };
-    positions
-        .into_iter()
-        .map(|p| {
-            let (lo, hi, frac) = p?;
-            let (low, high) = (value_at(lo)?, value_at(hi)?);
-            Some(if frac == 0.0 { low } else { low + (high - low) * frac })
-        })
-        .collect()
 }
 
 impl FromIterator<u32> for Durations {
@@ -172,6 +209,19 @@ impl TimeInStage {
         }
         Ok(())
     }
+}
+
+/// Per stage, count, mean, median and p90 of the completed stays: what
+/// [`TimeInStage::completed`] summarizes to, computed without collecting the stays
+/// (see [`JourneyLog::time_in_stage_summary`]). Quantiles do not merge: merge
+/// [`TimeInStage`]s and summarize those instead.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimeInStageSummary {
+    /// The journey's stages in order.
+    pub stages: Vec<StageKey>,
+    /// `completed[i]`: the summary of the completed stays in `stages[i]`, `None`
+    /// when there is none.
+    pub completed: Vec<Option<DwellSummary>>,
 }
 
 /// Time from entering one stage to entering another.
@@ -217,6 +267,79 @@ impl JourneyLog {
             open[usize::from(self.stage[last])].push(age as u32);
         }
         TimeInStage { stages: self.stage_keys(), completed, open }
+    }
+
+    /// What [`time_in_stage`](Self::time_in_stage)'s completed stays summarize to,
+    /// by two flat passes over the columns and no list of stays: a histogram per
+    /// stage of the stays' top bits, then a gathering of the stays in the few
+    /// buckets that hold the ranks wanted.
+    ///
+    /// ```
+    /// use journeys::analytics::{Scope, TransitionLog};
+    /// use journeys::{Journey, SequencePolicy, Stage};
+    /// let csv = "contact_id,journey,from_stage,to_stage,at,source\n\
+    ///            c1,referral,,lead,2026-01-01T00:00:00Z,import\n\
+    ///            c2,referral,,lead,2026-01-01T00:00:00Z,import\n\
+    ///            c1,referral,lead,trial,2026-01-01T00:01:00Z,manual\n\
+    ///            c2,referral,lead,trial,2026-01-01T00:03:00Z,manual\n";
+    /// let referral = Journey::new("referral", "Referral", SequencePolicy::AnyOrder,
+    ///     [Stage::new("lead", "Lead")?, Stage::new("trial", "Trial")?])?;
+    /// let log = TransitionLog::read_csv(csv.as_bytes(), [referral], 0)?;
+    /// let summary = log.journey("referral").unwrap().time_in_stage_summary(Scope::all());
+    /// let lead = summary.completed[0].unwrap();
+    /// assert_eq!((lead.count, lead.median, lead.p90), (2, 120.0, 168.0));
+    /// assert_eq!(summary.completed[1], None); // trial stays are still open
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn time_in_stage_summary(&self, scope: Scope<'_>) -> TimeInStageSummary {
+        const BUCKETS: usize = 1 << 12;
+        let stages = self.journey.stage_count();
+        // No stay is longer than the log's span, so its top bits index a row.
+        let span = self.last.saturating_sub(self.earliest);
+        let shift = (u32::BITS - span.leading_zeros()).saturating_sub(BUCKETS.trailing_zeros());
+        let bucket = |seconds: u32| (seconds >> shift) as usize & (BUCKETS - 1);
+        // One row per stage and a spare one for the pairs of transitions that are
+        // not a stay (the second opens another group).
+        let spare = stages;
+        let mut histogram = vec![[0u32; BUCKETS]; stages + 1];
+        let mut sums = vec![0u64; stages + 1];
+        self.for_each_pair(scope, spare, |row, seconds| {
+            histogram[row][bucket(seconds)] += 1;
+            sums[row] = sums[row].wrapping_add(u64::from(seconds));
+        });
+        // The spare row's picker wants no quantile: it keeps nothing.
+        let mut pickers: Vec<QuantilePicker> = histogram
+            .iter()
+            .enumerate()
+            .map(|(row, counts)| QuantilePicker::new(counts, if row == spare { &[] } else { &[0.5, 0.9] }))
+            .collect();
+        self.for_each_pair(scope, spare, |row, seconds| pickers[row].offer(bucket(seconds), seconds));
+        let completed = pickers
+            .into_iter()
+            .zip(&histogram)
+            .zip(&sums)
+            .take(stages)
+            .map(|((picker, counts), &sum)| {
+                let count = counts.iter().map(|&c| u64::from(c)).sum::<u64>();
+                let [median, p90] = <[Option<f64>; 2]>::try_from(picker.finish()).ok()?;
+                Some(DwellSummary { count, mean: sum as f64 / count as f64, median: median?, p90: p90? })
+            })
+            .collect();
+        TimeInStageSummary { stages: self.stage_keys(), completed }
+    }
+
+    /// Calls `f(stage, seconds)` for each completed stay in `scope`, and
+    /// `f(spare, _)` for each pair of consecutive transitions that is not one: one
+    /// flat loop, no branch on where groups open.
+    #[inline]
+    fn for_each_pair(&self, scope: Scope<'_>, spare: usize, mut f: impl FnMut(usize, u32)) {
+        for run in self.runs(scope) {
+            let (at, stage, opens) = (&self.at[run.clone()], &self.stage[run.clone()], &self.opens[run]);
+            for ((pair, &stage), &next_opens) in at.windows(2).zip(stage).zip(opens.iter().skip(1)) {
+                let row = either(next_opens, spare, usize::from(stage));
+                f(row, pair[1].wrapping_sub(pair[0]));
+            }
+        }
     }
 
     /// Seconds from a contact's first entry into `from` to its first later entry

@@ -3,7 +3,7 @@
 use chrono::TimeDelta;
 
 use super::log::JourneyLog;
-use super::{Scope, add_into, stage_index};
+use super::{Scope, add_into, either, stage_index};
 use crate::error::DomainError;
 use crate::model::journey::Journey;
 use crate::model::transition::SourceKind;
@@ -200,8 +200,12 @@ impl JourneyLog {
             }
         }
         let mask = |i: usize| table[usize::from(self.stage[i]) * kinds + usize::from(self.source[i])];
-        let FunnelMode { strict_order, strict_dedup, strict_increase } = spec.mode;
         let mut max_level = vec![0u64; n];
+        if spec.mode == FunnelMode::default() {
+            self.longest_chains(spec, scope, mask, &mut max_level);
+            return WindowFunnel { steps: spec.steps.iter().map(|s| s.label.clone()).collect(), max_level };
+        }
+        let FunnelMode { strict_order, strict_dedup, strict_increase } = spec.mode;
         for g in self.visible(scope) {
             let mut best = 0usize;
             for i in g.start..g.end {
@@ -243,5 +247,58 @@ impl JourneyLog {
             }
         }
         WindowFunnel { steps: spec.steps.iter().map(|s| s.label.clone()).collect(), max_level }
+    }
+
+    /// The default mode in one flat pass: in the default mode a chain can always take
+    /// the earliest match of its next step, and of the chains that reached a level so
+    /// far the one that started latest has the most window left, so per member it is
+    /// enough to keep, per level reached, the latest start of a chain reaching it.
+    /// A transition extends the chains of the step before each step it matches (the
+    /// highest first, so that it takes one step per chain).
+    fn longest_chains(
+        &self,
+        spec: &FunnelSpec,
+        scope: Scope<'_>,
+        mask: impl Fn(usize) -> u32,
+        max_level: &mut [u64],
+    ) {
+        // `per_level[k]`: members whose level is `k` (0: no step 1).
+        let mut per_level = [0u64; MAX_STEPS + 1];
+        // `latest[k]`: the latest start of a chain reaching level `k`, valid up to
+        // `level`, and 0 at `level + 1` (so that taking the maximum with it is right
+        // for a new level as for an old one); `latest[0]` is the time of the
+        // transition at hand, where a chain of level 0 starts. The last slot takes
+        // the writes of transitions that extend nothing: a store to a chosen slot,
+        // where a conditional store would be a branch the CPU cannot predict.
+        const SCRATCH: usize = MAX_STEPS + 1;
+        let mut latest = [0i64; MAX_STEPS + 2];
+        for run in self.runs(scope) {
+            let mut level = 0usize;
+            let columns = self.at[run.clone()].iter().zip(&self.opens[run.clone()]).zip(run);
+            for ((&t, &opens), i) in columns {
+                // A member's level is counted where the next group opens (or the run
+                // ends).
+                per_level[level] += u64::from(opens);
+                level = either(opens, 0, level);
+                latest[level + 1] = 0;
+                let t = i64::from(t);
+                latest[0] = t;
+                let mut m = mask(i);
+                loop {
+                    let k = (u32::BITS - 1).saturating_sub(m.leading_zeros()) as usize % MAX_STEPS;
+                    let (from, to) = (latest[k], latest[k + 1]);
+                    let extends = (m != 0) & (k <= level) & (t - from <= spec.window);
+                    latest[either(extends, k + 1, SCRATCH)] = from.max(to);
+                    level = level.max((k + 1) * usize::from(extends));
+                    latest[level + 1] = 0;
+                    m &= !(1 << k);
+                    if m == 0 {
+                        break;
+                    }
+                }
+            }
+            per_level[level] += 1;
+        }
+        max_level.copy_from_slice(&per_level[1..=max_level.len()]);
     }
 }

@@ -50,12 +50,14 @@ mod log;
 mod population;
 mod stages;
 
+use std::ops::Range;
+
 use chrono::{DateTime, Utc};
 
 pub use breakdown::{Segments, breakdown};
 pub use contacts::{ContactRef, ContactSet, ContactTable};
 pub use csv_log::LoadError;
-pub use dwell::{Conversion, Durations, DwellSummary, TimeInStage};
+pub use dwell::{Conversion, Durations, DwellSummary, TimeInStage, TimeInStageSummary};
 pub use flows::{FlowKind, Flows};
 pub use funnel::{FunnelMode, FunnelSpec, Step, WindowFunnel};
 pub use live::LiveIndex;
@@ -123,6 +125,18 @@ impl JourneyLog {
         }
     }
 
+    /// The transitions in `scope` as runs of whole groups, for the queries written as
+    /// one flat loop over the columns: the whole log when nothing is filtered, else
+    /// each visible group alone (cut at the as-of instant). Within a run a group
+    /// starts at each transition that [`opens`](JourneyLog::opens) one, and the run's
+    /// end closes its last group.
+    pub(crate) fn runs<'s>(&'s self, scope: Scope<'s>) -> impl Iterator<Item = Range<usize>> + 's {
+        let groups = self.visible(scope);
+        let (whole, groups) =
+            if groups.filtered { (None, Some(groups)) } else { (Some(0..self.len()), None) };
+        whole.into_iter().chain(groups.into_iter().flatten().map(|g| g.start..g.end))
+    }
+
     /// The stage keys in order.
     pub(crate) fn stage_keys(&self) -> Vec<StageKey> {
         self.journey.stages().map(|s| s.key().clone()).collect()
@@ -172,6 +186,15 @@ impl Iterator for Visible<'_> {
         }
         None
     }
+}
+
+/// `yes` when `flag`, else `no`, by masking rather than a branch: for a flag the CPU
+/// cannot predict, such as whether a transition opens a group (the compiler turns
+/// a plain `if` into a branch).
+#[inline(always)]
+fn either(flag: bool, yes: usize, no: usize) -> usize {
+    let mask = usize::from(flag).wrapping_neg();
+    (yes & mask) | (no & !mask)
 }
 
 fn stage_index(journey: &Journey, key: &str) -> Result<usize, DomainError> {

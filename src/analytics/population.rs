@@ -4,7 +4,7 @@ use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime
 
 use super::contacts::ContactSet;
 use super::log::JourneyLog;
-use super::{Scope, add_into, same_stages};
+use super::{Scope, add_into, either, same_stages};
 use crate::error::DomainError;
 use crate::model::ids::StageKey;
 
@@ -179,7 +179,8 @@ impl JourneyLog {
     }
 
     /// The sweep, with `bucket_of` mapping a log time to the index of the first
-    /// bucket ending after it (`count` when none does).
+    /// bucket ending after it (`count` when none does). One flat loop over the
+    /// columns: a transition that opens a group takes its −1 from a spare column.
     #[inline]
     fn sweep(
         &self,
@@ -188,23 +189,22 @@ impl JourneyLog {
         bucket_of: impl Fn(i64) -> usize,
     ) -> Vec<u64> {
         let stages = self.journey.stage_count();
-        let mut delta = vec![0i64; (buckets.len() + 1) * stages];
+        let (width, spare) = (stages + 1, stages);
+        let mut delta = vec![0i64; (buckets.len() + 1) * width];
         let mut scope = Scope::all();
         scope.segment = segment;
-        for g in self.visible(scope) {
-            let mut prev = usize::from(self.stage[g.start]);
-            delta[bucket_of(i64::from(self.at[g.start])) * stages + prev] += 1;
-            for i in g.start + 1..g.end {
-                let row = bucket_of(i64::from(self.at[i])) * stages;
-                let stage = usize::from(self.stage[i]);
-                delta[row + stage] += 1;
-                delta[row + prev] -= 1;
-                prev = stage;
+        for run in self.runs(scope) {
+            for i in run {
+                let row = bucket_of(i64::from(self.at[i])) * width;
+                let previous = usize::from(self.stage[i.saturating_sub(1)]);
+                let left = either(self.opens[i], spare, previous);
+                delta[row + usize::from(self.stage[i])] += 1;
+                delta[row + left] -= 1;
             }
         }
         let mut running = vec![0i64; stages];
         delta
-            .chunks(stages)
+            .chunks(width)
             .flat_map(|row| {
                 for (r, d) in running.iter_mut().zip(row) {
                     *r += d;

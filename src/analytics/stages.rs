@@ -240,14 +240,15 @@ impl JourneyLog {
         let n = self.journey.stage_count();
         let mut reached = vec![0u64; n];
         if n <= 64 {
-            for g in self.visible(scope) {
+            // One flat loop: a transition counts when its member has not entered its
+            // stage before; the stages seen are forgotten where a group opens.
+            for run in self.runs(scope) {
                 let mut seen = 0u64;
-                for &s in &self.stage[g.start..g.end] {
-                    seen |= 1 << s;
-                }
-                while seen != 0 {
-                    reached[seen.trailing_zeros() as usize] += 1;
-                    seen &= seen - 1;
+                for (&s, &opens) in self.stage[run.clone()].iter().zip(&self.opens[run]) {
+                    seen &= u64::from(opens).wrapping_sub(1);
+                    let bit = 1u64 << s;
+                    reached[usize::from(s)] += u64::from(seen & bit == 0);
+                    seen |= bit;
                 }
             }
         } else {
@@ -279,7 +280,9 @@ impl JourneyLog {
         segment: Option<&ContactSet>,
     ) -> Result<StalledCounts, DomainError> {
         let mut contacts = vec![0u64; self.journey.stage_count()];
-        self.for_each_stalled(thresholds, as_of, segment, |_, stage, _| contacts[stage] += 1)?;
+        self.for_each_current(thresholds, as_of, segment, |_, stage, _, stalled| {
+            contacts[stage] += u64::from(stalled);
+        })?;
         Ok(StalledCounts { stages: self.stage_keys(), contacts, as_of })
     }
 
@@ -295,20 +298,27 @@ impl JourneyLog {
         segment: Option<&ContactSet>,
     ) -> Result<Vec<StalledContact>, DomainError> {
         let mut list = Vec::new();
-        self.for_each_stalled(thresholds, as_of, segment, |contact, stage, since| {
-            list.push(StalledContact { contact, stage, since: self.instant(since) });
+        self.for_each_current(thresholds, as_of, segment, |contact, stage, since, stalled| {
+            if stalled {
+                list.push(StalledContact { contact, stage, since: self.instant(since) });
+            }
         })?;
         Ok(list)
     }
 
-    fn for_each_stalled(
+    /// Calls `f(contact, stage, since, stalled)` for each member in the segment as
+    /// of `as_of`: its current stage, since when, and whether it is stalled there
+    /// (told without a branch, so that counting is one).
+    fn for_each_current(
         &self,
         thresholds: &StallThresholds,
         as_of: DateTime<Utc>,
         segment: Option<&ContactSet>,
-        mut f: impl FnMut(ContactRef, usize, i64),
+        mut f: impl FnMut(ContactRef, usize, i64, bool),
     ) -> Result<(), DomainError> {
-        let limits = thresholds.resolve(&self.journey)?;
+        // Stages that never stall get a limit no stay exceeds.
+        let limits: Vec<i64> =
+            thresholds.resolve(&self.journey)?.into_iter().map(|l| l.unwrap_or(i64::MAX)).collect();
         let now = self.rel(as_of);
         let mut scope = Scope::all().as_of(as_of);
         scope.segment = segment;
@@ -316,9 +326,7 @@ impl JourneyLog {
             let last = g.end - 1;
             let stage = usize::from(self.stage[last]);
             let since = i64::from(self.at[last]);
-            if limits[stage].is_some_and(|limit| now - since > limit) {
-                f(g.contact(self), stage, since);
-            }
+            f(g.contact(self), stage, since, now - since > limits[stage]);
         }
         Ok(())
     }

@@ -110,12 +110,12 @@ pub(crate) fn run(log: &TransitionLog, index: usize) -> Value {
             Value::Array(rows)
         }
         4 => {
-            let stays = r.time_in_stage(Scope::all());
+            let stays = r.time_in_stage_summary(Scope::all());
             stays
                 .stages
                 .iter()
                 .zip(&stays.completed)
-                .filter_map(|(stage, d)| d.summary().map(|s| json!([stage, s.count, s.median, s.p90])))
+                .filter_map(|(stage, s)| s.map(|s| json!([stage, s.count, s.median, s.p90])))
                 .collect()
         }
         5 => {
