@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
-use super::log::{InteractionLog, KEYED, NONE, SWITCHED};
+use super::log::{ALL_KEYED, InteractionLog, KEYED, SWITCHED_SHIFT};
 use crate::analytics::Scope;
 use crate::model::ids::{JourneyId, StageKey};
 use crate::model::journey::{Journey, StageOutcome};
@@ -184,11 +184,10 @@ impl GapOptions {
     }
 }
 
-/// Counts of (stage, from, to) → follow-up classes, each triple a cell
-/// `(stage × width + from) × width + to`. Stage `stages` stands for "not in the
-/// journey yet", key `width − 1` (or the number of keys) for "no key", and
-/// `from == to` for staying on one key, so the hot loop counts every touchpoint
-/// without branching; [`cells`](Self::cells) leaves the first two out.
+/// Counts of switches (stage, from, to) → follow-up classes, each triple a cell
+/// `(stage × width + from) × width + to`, the width at least the number of keys.
+/// Stage `stages` stands for "not in the journey yet": switches there are counted
+/// without a branch, and [`cells`](Tally::cells) leaves them out.
 /// A cell's index, `(stage × width + from) × width + to`: 64 bits, so the sparse
 /// layout's 2^16-wide keys fit on 32-bit targets as well.
 type Cell = u64;
@@ -198,22 +197,22 @@ trait Tally {
     fn width(&self) -> Cell;
     fn add(&mut self, cell: Cell, class: usize);
     /// Every non-zero (stage, from, to, counts), `stage` below `stages` and keys
-    /// below `none`.
-    fn cells(&self, stages: usize, none: u16) -> Vec<(u16, u16, u16, [u64; 3])>;
+    fn cells(&self, stages: usize) -> Vec<(u16, u16, u16, [u64; 3])>;
 }
 
 /// The (stage, from, to) of `cell` if it is within the journey and between keys.
-fn decode(cell: Cell, width: Cell, stages: usize, none: u16) -> Option<(u16, u16, u16)> {
+fn decode(cell: Cell, width: Cell, stages: usize) -> Option<(u16, u16, u16)> {
     let to = u16::try_from(cell % width).ok()?;
     let from = u16::try_from(cell / width % width).ok()?;
     let stage = u16::try_from(cell / width / width).ok()?;
-    (usize::from(stage) < stages && from != none && to != none).then_some((stage, from, to))
+    (usize::from(stage) < stages).then_some((stage, from, to))
 }
 
 /// Counts in an array: for the usual handful of channels, devices and departments.
 struct Dense {
     width: Cell,
-    counts: Vec<[u64; 3]>,
+    /// Cell by cell, the three classes' counts.
+    counts: Vec<u64>,
 }
 
 impl Tally for Dense {
@@ -224,16 +223,16 @@ impl Tally for Dense {
     #[inline]
     fn add(&mut self, cell: Cell, class: usize) {
         // Dense layouts have at most `DENSE_CELLS_MAX` cells: the index fits.
-        self.counts[cell as usize][class] += 1;
+        self.counts[cell as usize * 3 + class] += 1;
     }
 
-    fn cells(&self, stages: usize, none: u16) -> Vec<(u16, u16, u16, [u64; 3])> {
+    fn cells(&self, stages: usize) -> Vec<(u16, u16, u16, [u64; 3])> {
         self.counts
-            .iter()
+            .chunks_exact(3)
             .enumerate()
             .filter(|(_, c)| c.iter().any(|&n| n > 0))
             .filter_map(|(cell, c)| {
-                decode(cell as Cell, self.width, stages, none).map(|(s, f, t)| (s, f, t, *c))
+                decode(cell as Cell, self.width, stages).map(|(s, f, t)| (s, f, t, [c[0], c[1], c[2]]))
             })
             .collect()
     }
@@ -255,10 +254,10 @@ impl Tally for Sparse {
         self.0.entry(cell).or_default()[class] += 1;
     }
 
-    fn cells(&self, stages: usize, none: u16) -> Vec<(u16, u16, u16, [u64; 3])> {
+    fn cells(&self, stages: usize) -> Vec<(u16, u16, u16, [u64; 3])> {
         self.0
             .iter()
-            .filter_map(|(&cell, &c)| decode(cell, SPARSE_WIDTH, stages, none).map(|(s, f, t)| (s, f, t, c)))
+            .filter_map(|(&cell, &c)| decode(cell, SPARSE_WIDTH, stages).map(|(s, f, t)| (s, f, t, c)))
             .collect()
     }
 }
@@ -274,10 +273,9 @@ const DENSE_CELLS_MAX: usize = 1 << 20;
 
 impl Counts {
     fn new(stages: usize, keys: usize) -> Self {
-        let width = keys + 1;
-        match (stages + 1).checked_mul(width).and_then(|n| n.checked_mul(width)) {
+        match (stages + 1).checked_mul(keys).and_then(|n| n.checked_mul(keys)) {
             Some(cells) if cells <= DENSE_CELLS_MAX => {
-                Counts::Dense(Dense { width: width as Cell, counts: vec![[0; 3]; cells] })
+                Counts::Dense(Dense { width: keys as Cell, counts: vec![0; cells * 3] })
             }
             _ => Counts::Sparse(Sparse::default()),
         }
@@ -300,10 +298,10 @@ impl Tally for Counts {
         }
     }
 
-    fn cells(&self, stages: usize, none: u16) -> Vec<(u16, u16, u16, [u64; 3])> {
+    fn cells(&self, stages: usize) -> Vec<(u16, u16, u16, [u64; 3])> {
         match self {
-            Counts::Dense(d) => d.cells(stages, none),
-            Counts::Sparse(s) => s.cells(stages, none),
+            Counts::Dense(d) => d.cells(stages),
+            Counts::Sparse(s) => s.cells(stages),
         }
     }
 }
@@ -315,99 +313,99 @@ struct Stayers {
     overall: [u64; 3],
 }
 
-/// One dimension's running state for one contact: the previous key, what followed
-/// the current stage visit's last touchpoint with a key, and over the contact's
-/// earlier visits in the journey, whether one had a key, whether one switched, and
-/// what followed the last touchpoint with a key.
-#[derive(Clone, Copy)]
-struct Lane {
-    width: Cell,
-    none: u16,
-    /// The previous touchpoint's key (`none` if there was none with a key).
-    key: u16,
-    visit_class: usize,
-    seen: bool,
-    switched: bool,
-    class: usize,
+/// One contact's running state along the three dimensions (bit `d` of a mask for
+/// dimension `d`): the current stage visit's stage, its touchpoints' flags or-ed, and
+/// what followed its last touchpoint with a key; over the contact's earlier visits in
+/// the journey, which dimensions had a key, which switched, and what followed the
+/// last touchpoint with a key.
+struct Contact {
+    visit: usize,
+    visit_flags: u8,
+    visit_class: [usize; 3],
+    seen: u8,
+    switched: u8,
+    class: [usize; 3],
 }
 
-impl Lane {
-    fn new(width: Cell, none: u16) -> Self {
-        Lane { width, none, key: none, visit_class: STAYED, seen: false, switched: false, class: STAYED }
-    }
-
-    /// Counts the touchpoints with `keys` in the cells of stage `row` (premultiplied)
-    /// as followed by `class`.
-    #[inline(always)]
-    fn count<T: Tally>(&mut self, tally: &mut T, keys: &[u16], row: Cell, class: usize) {
-        for &key in keys {
-            let key = key.min(self.none);
-            tally.add(row + Cell::from(self.key) * self.width + Cell::from(key), class);
-            // A touchpoint without the key leaves the previous one standing.
-            self.key = if key != self.none { key } else { self.key };
+impl Contact {
+    /// Before the journey (stage `stages`).
+    fn new(stages: usize) -> Self {
+        Contact {
+            visit: stages,
+            visit_flags: 0,
+            visit_class: [STAYED; 3],
+            seen: 0,
+            switched: 0,
+            class: [STAYED; 3],
         }
     }
 
-    /// Ends a visit to `stage` (`stages` before the journey) whose touchpoints' flags
-    /// or-ed are `flags`: counts it among the stage's stayers along dimension `d` if
-    /// it had a key and no switch.
+    /// Ends the current visit: counts it among its stage's stayers along each
+    /// dimension where it had a key and no switch (a visit before the journey counts
+    /// nowhere).
     #[inline(always)]
-    fn end_visit(&mut self, d: usize, stage: usize, flags: u8, stayers: &mut Stayers) {
-        if let Some(counts) = stayers.stages.get_mut(stage)
-            && flags & KEYED[d] != 0
-        {
-            let switched = flags & SWITCHED[d] != 0;
-            counts[self.visit_class] += u64::from(!switched);
-            (self.seen, self.switched, self.class) = (true, self.switched | switched, self.visit_class);
+    fn end_visit(&mut self, stayers: &mut [Stayers; 3]) {
+        let (keyed, switched) =
+            (self.visit_flags & ALL_KEYED, self.visit_flags >> SWITCHED_SHIFT & ALL_KEYED);
+        if keyed != 0 && self.visit < stayers[0].stages.len() {
+            for (d, stayers) in stayers.iter_mut().enumerate() {
+                if keyed >> d & 1 != 0 {
+                    stayers.stages[self.visit][self.visit_class[d]] += u64::from(switched >> d & 1 == 0);
+                    self.class[d] = self.visit_class[d];
+                }
+            }
+            (self.seen, self.switched) = (self.seen | keyed, self.switched | switched);
         }
+        self.visit_flags = 0;
     }
 
-    /// Ends the contact: counts it among the journey's stayers if it had a key in the
-    /// journey and never switched there.
+    /// Ends the contact: counts it among the journey's stayers along each dimension
+    /// where it had a key in the journey and never switched there.
     #[inline(always)]
-    fn end_contact(&self, stayers: &mut Stayers) {
-        if self.seen && !self.switched {
-            stayers.overall[self.class] += 1;
+    fn end(mut self, stayers: &mut [Stayers; 3]) {
+        self.end_visit(stayers);
+        let stayed = self.seen & !self.switched;
+        for (d, stayers) in stayers.iter_mut().enumerate() {
+            stayers.overall[self.class[d]] += u64::from(stayed >> d & 1);
         }
     }
 }
 
-/// Counts every touchpoint of `log` in `scope` along the three dimensions: one pass,
-/// stay by stay.
+/// Counts the switches of `log` in `scope` along the three dimensions and the
+/// stayers: one pass, stay by stay, visiting the switches rather than every
+/// touchpoint.
 fn scan<T: Tally>(
     log: &InteractionLog,
     scope: &Scope<'_>,
     window: i64,
-    nones: [u16; 3],
     tallies: &mut [T; 3],
 ) -> [Stayers; 3] {
     let stages = log.journey.stage_count();
     let lost = lost_stages(&log.journey);
-    let tp = &log.tp;
+    let (tp, switches) = (&log.tp, &log.switches);
     let keys = tp.keys();
     let mut stayers = [(); 3].map(|()| Stayers { stages: vec![[0; 3]; stages], overall: [0; 3] });
-    let fresh = [0, 1, 2].map(|d| Lane::new(tallies[d].width(), nones[d]));
+    let widths = [0, 1, 2].map(|d| tallies[d].width());
     for c in 0..log.contacts.len() {
         let Some(stays) = log.stays(c, scope) else { continue };
-        let mut lanes = fresh;
-        // The current stage visit: its stage and its touchpoints' flags or-ed.
-        let (mut visit, mut visit_flags) = (stages, 0u8);
+        let (mut switch, last_switch) = (switches.start[c], switches.start[c + 1]);
+        let mut contact = Contact::new(stages);
+        // Each dimension's cell row for the visit's stage.
+        let mut rows = widths.map(|width| stages as Cell * width * width);
         for stay in stays {
             let touchpoints = stay.touchpoints;
             if touchpoints.is_empty() {
                 continue;
             }
             let stage = usize::from(stay.stage).min(stages);
-            if stage != visit {
-                for (d, (lane, stayers)) in lanes.iter_mut().zip(&mut stayers).enumerate() {
-                    lane.end_visit(d, visit, visit_flags, stayers);
-                }
-                (visit, visit_flags) = (stage, 0);
+            if stage != contact.visit {
+                contact.end_visit(&mut stayers);
+                contact.visit = stage;
+                rows = widths.map(|width| stage as Cell * width * width);
             }
-            // What follows the stay's touchpoints from `split` on (those within the
-            // window of the move that ends it); the ones before it stayed.
-            let at = &tp.at[touchpoints.clone()];
-            let (follows, split) = match stay.ended_by {
+            // What follows the stay's touchpoints within the window of the move that
+            // ends it; the ones before the window stayed.
+            let (follows, from) = match stay.ended_by {
                 Some((when, to)) => {
                     let class = if lost[usize::from(to)] {
                         LOST
@@ -416,28 +414,26 @@ fn scan<T: Tally>(
                     } else {
                         STAYED
                     };
-                    let from = when.saturating_sub(window);
-                    (class, at.partition_point(|&t| t < from))
+                    (class, when.saturating_sub(window))
                 }
-                None => (STAYED, at.len()),
+                None => (STAYED, i64::MAX),
             };
+            let class_of = |i: usize| if tp.at[i] >= from { follows } else { STAYED };
             let flags = &tp.flags[touchpoints.clone()];
-            let stay_flags = flags.iter().fold(0, |all, &f| all | f);
-            visit_flags |= stay_flags;
-            for (d, (lane, tally)) in lanes.iter_mut().zip(tallies.iter_mut()).enumerate() {
-                let keys = &keys[d][touchpoints.clone()];
-                let row = stage as Cell * lane.width * lane.width;
-                lane.count(tally, &keys[..split], row, STAYED);
-                lane.count(tally, &keys[split..], row, follows);
+            contact.visit_flags |= flags.iter().fold(0, |all, &f| all | f);
+            for (d, class) in contact.visit_class.iter_mut().enumerate() {
                 if let Some(last) = flags.iter().rposition(|&f| f & KEYED[d] != 0) {
-                    lane.visit_class = if last >= split { follows } else { STAYED };
+                    *class = class_of(touchpoints.start + last);
                 }
             }
+            while switch < last_switch && (switches.touchpoint[switch] as usize) < touchpoints.end {
+                let (i, d) = (switches.touchpoint[switch] as usize, usize::from(switches.dimension[switch]));
+                let cell = rows[d] + Cell::from(switches.from[switch]) * widths[d] + Cell::from(keys[d][i]);
+                tallies[d].add(cell, class_of(i));
+                switch += 1;
+            }
         }
-        for (d, (lane, stayers)) in lanes.iter_mut().zip(&mut stayers).enumerate() {
-            lane.end_visit(d, visit, visit_flags, stayers);
-            lane.end_contact(stayers);
-        }
+        contact.end(&mut stayers);
     }
     stayers
 }
@@ -461,25 +457,22 @@ impl GapReport {
         let stages = log.journey.stage_count();
         let window = options.window.num_milliseconds();
         let key_counts = [log.channels.len(), log.devices.len(), log.departments.len()];
-        let nones = key_counts.map(|keys| u16::try_from(keys).unwrap_or(NONE));
         let (tallies, stayers) = match key_counts.map(|keys| Counts::new(stages, keys)) {
             [Counts::Dense(a), Counts::Dense(b), Counts::Dense(c)] => {
                 // The usual case, monomorphic: no dispatch per count.
                 let mut dense = [a, b, c];
-                let stayers = scan(log, &scope, window, nones, &mut dense);
+                let stayers = scan(log, &scope, window, &mut dense);
                 (dense.map(Counts::Dense), stayers)
             }
             mut mixed => {
-                let stayers = scan(log, &scope, window, nones, &mut mixed);
+                let stayers = scan(log, &scope, window, &mut mixed);
                 (mixed, stayers)
             }
         };
         let dimensions = GapDimension::ALL
             .into_iter()
-            .zip(tallies.iter().zip(nones).zip(stayers))
-            .map(|(dimension, ((tally, none), stayers))| {
-                dimension_report(log, dimension, tally, none, &stayers)
-            })
+            .zip(tallies.iter().zip(stayers))
+            .map(|(dimension, (tally, stayers))| dimension_report(log, dimension, tally, &stayers))
             .collect();
         GapReport {
             journey: log.journey.id().clone(),
@@ -529,12 +522,10 @@ fn dimension_report(
     log: &InteractionLog,
     dimension: GapDimension,
     tally: &Counts,
-    none: u16,
     stayers: &Stayers,
 ) -> DimensionGaps {
     let stages = log.journey.stage_count();
-    // The diagonal (`from == to`) holds touchpoints that kept the key: not switches.
-    let cells: Vec<_> = tally.cells(stages, none).into_iter().filter(|c| c.1 != c.2).collect();
+    let cells = tally.cells(stages);
     let stage_same: Vec<FollowUp> = stayers.stages.iter().map(|&c| FollowUp::from_counts(c)).collect();
     let same = FollowUp::from_counts(stayers.overall);
     let mut overall: HashMap<(u16, u16), FollowUp> = HashMap::new();

@@ -97,6 +97,7 @@ pub struct InteractionLog {
     /// Contact `c`'s transitions are `tr_start[c]..tr_start[c + 1]`.
     pub(super) tr_start: Vec<u32>,
     pub(super) tp: TouchpointColumns,
+    pub(super) switches: Switches,
     /// When each transition happened, in milliseconds since the Unix epoch.
     pub(super) tr_at: Vec<i64>,
     /// The stage each transition entered.
@@ -134,6 +135,21 @@ pub(super) struct TouchpointColumns {
     pub(super) flags: Vec<u8>,
 }
 
+/// Every change of key between a contact's consecutive touchpoints with one, along
+/// each [`GapDimension`](super::GapDimension): contact by contact in time order, so
+/// the gap report visits the switches rather than every touchpoint.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Switches {
+    /// Contact `c`'s switches are `start[c]..start[c + 1]`.
+    pub(super) start: Vec<usize>,
+    /// The touchpoint that switched (its key is the one switched to).
+    pub(super) touchpoint: Vec<u32>,
+    /// The dimension's index in [`GapDimension::ALL`](super::GapDimension::ALL).
+    pub(super) dimension: Vec<u8>,
+    /// The key switched from.
+    pub(super) from: Vec<u16>,
+}
+
 /// [`TouchpointColumns::flags`]: the sentiment was measured.
 pub(super) const MEASURED: u8 = 64;
 
@@ -141,6 +157,10 @@ pub(super) const MEASURED: u8 = 64;
 pub(super) const KEYED: [u8; 3] = [1, 2, 4];
 /// [`TouchpointColumns::flags`]: the touchpoint switched channel, device, department.
 pub(super) const SWITCHED: [u8; 3] = [8, 16, 32];
+/// Every [`KEYED`] bit.
+pub(super) const ALL_KEYED: u8 = 7;
+/// [`SWITCHED`]`[d]` is [`KEYED`]`[d]` shifted by this.
+pub(super) const SWITCHED_SHIFT: u32 = 3;
 
 impl TouchpointColumns {
     fn gather(&self, order: &[u32]) -> TouchpointColumns {
@@ -170,25 +190,36 @@ impl TouchpointColumns {
         [&self.channel, &self.device, &self.department]
     }
 
-    /// Sets the keys' [`flags`](Self::flags), walking each contact's touchpoints
-    /// (`starts` holds where each contact's begin, plus the end) in time order.
-    fn flag_switches(&mut self, starts: &[u32]) {
+    /// Sets the keys' [`flags`](Self::flags) and lists the switches, walking each
+    /// contact's touchpoints (`starts` holds where each contact's begin, plus the
+    /// end) in time order.
+    fn find_switches(&mut self, starts: &[u32]) -> Switches {
         let mut flags = std::mem::take(&mut self.flags);
+        let mut switches = Switches { start: Vec::with_capacity(starts.len()), ..Switches::default() };
+        switches.start.push(0);
         let keys = self.keys();
         for contact in starts.windows(2) {
             let mut previous = [NONE; 3];
-            for i in contact[0] as usize..contact[1] as usize {
+            for i in contact[0]..contact[1] {
                 for (d, column) in keys.iter().enumerate() {
-                    let key = column[i];
-                    if key != NONE {
-                        let switched = previous[d] != NONE && previous[d] != key;
-                        flags[i] |= KEYED[d] | if switched { SWITCHED[d] } else { 0 };
-                        previous[d] = key;
+                    let key = column[i as usize];
+                    if key == NONE {
+                        continue;
                     }
+                    flags[i as usize] |= KEYED[d];
+                    if previous[d] != NONE && previous[d] != key {
+                        flags[i as usize] |= SWITCHED[d];
+                        switches.touchpoint.push(i);
+                        switches.dimension.push(d as u8);
+                        switches.from.push(previous[d]);
+                    }
+                    previous[d] = key;
                 }
             }
+            switches.start.push(switches.touchpoint.len());
         }
         self.flags = flags;
+        switches
     }
 }
 
@@ -231,6 +262,7 @@ impl InteractionLog {
                 tp_start: Vec::new(),
                 tr_start: Vec::new(),
                 tp: TouchpointColumns::default(),
+                switches: Switches::default(),
                 tr_at: Vec::new(),
                 tr_to: Vec::new(),
                 tr_split: Vec::new(),
@@ -447,7 +479,7 @@ impl InteractionLogBuilder {
         log.tp = log.tp.gather(&tp_order);
         log.tr_at = tr_order.iter().map(|&i| log.tr_at[i as usize]).collect();
         log.tr_to = tr_order.iter().map(|&i| log.tr_to[i as usize]).collect();
-        log.tp.flag_switches(&tp_start);
+        log.switches = log.tp.find_switches(&tp_start);
         log.tr_split = split_touchpoints(&log.tp.at, &tp_start, &log.tr_at, &tr_start);
         log.tp_start = tp_start;
         log.tr_start = tr_start;
