@@ -16,7 +16,7 @@ use crate::model::ids::{BatchId, ContactId, StageKey};
 use crate::model::journey::Journey;
 use crate::model::transition::{Source, Transition};
 use crate::repository::Append;
-use crate::sequencing::{MembershipState, Move, Target, decide, replay};
+use crate::sequencing::{Move, Standing, Target, decide_from, replay_standing};
 
 /// At most this many journey ids written in a file are remembered.
 const MAX_JOURNEY_NAMES: usize = 64;
@@ -59,23 +59,13 @@ struct Membership {
     journey: u32,
     /// The contact's membership added before this one ([`NONE`]: none).
     next: u32,
-    /// `None`: not a member yet.
+    /// Where it stands as the batch moved it; `None`: not a member yet.
     state: Option<Standing>,
     /// The version stored in the repository.
     committed: u64,
     /// Where its decided, not yet committed transitions are in `touched` ([`NONE`]:
     /// there are none).
     pending: u32,
-}
-
-/// Where a membership stands: the parts of its [`MembershipState`] that are its own
-/// (the contact is its slot's, the journey the batch's), so that the many memberships
-/// of a large file do not each repeat them.
-#[derive(Debug)]
-struct Standing {
-    stage: StageKey,
-    version: u64,
-    since: DateTime<Utc>,
 }
 
 /// What became of a row.
@@ -225,11 +215,7 @@ impl Batch {
         history: &[Transition],
     ) -> Result<u32, DomainError> {
         let contact = &self.slots[slot as usize].id;
-        let state = replay(&self.journeys[journey as usize], contact, history)?.map(|s| Standing {
-            stage: s.stage,
-            version: s.version,
-            since: s.since,
-        });
+        let state = replay_standing(&self.journeys[journey as usize], contact, history)?;
         let stored_lines: Vec<u64> = history
             .iter()
             .filter_map(|t| match &t.source {
@@ -273,7 +259,7 @@ impl Batch {
         if slot.existence == Existence::Missing {
             return Err(ImportError::UnknownContact { contact: slot.id.clone() });
         }
-        let current = membership.state.as_ref().map(|s| s.stage.as_str());
+        let current = membership.state.and_then(|s| journey.stage_at(s.stage_index())).map(|s| s.key().as_str());
         if let Some(expected) = row.from_stage {
             let expected = (!expected.is_empty()).then_some(expected);
             if expected != current {
@@ -300,19 +286,9 @@ impl Batch {
             touchpoint: row.touchpoint.clone(),
             idempotency_key: None,
         };
-        let state = membership.state.as_ref().map(|s| MembershipState {
-            contact: slot.id.clone(),
-            journey: journey.id().clone(),
-            stage: s.stage.clone(),
-            version: s.version,
-            since: s.since,
-        });
-        let transition = decide(journey, state.as_ref(), &request)?;
-        membership.state = Some(Standing {
-            stage: transition.to.clone(),
-            version: transition.version,
-            since: transition.occurred_at,
-        });
+        let decision = decide_from(journey, membership.state, &request)?;
+        membership.state = Some(decision.standing());
+        let transition = decision.to_transition();
         if membership.pending == NONE {
             membership.pending = self.touched.len() as u32;
             self.touched.push((index, Vec::new()));
