@@ -408,6 +408,27 @@ fn a_from_stage_that_breaks_the_history_is_refused() {
 }
 
 #[test]
+fn the_csv_reader_takes_rfc_4180_and_refuses_ragged_records() {
+    // A byte order mark, quoted fields (one with a comma, one with an escaped quote),
+    // CRLF line ends and no line end at the very end.
+    let csv = "\u{feff}contact_id,journey,from_stage,to_stage,at,source\r\n\
+               \"a,1\",referral,,lead,2026-01-01T00:00:00Z,manual\r\n\
+               \"b\"\"2\",\"referral\",,lead,2026-01-01T00:00:00Z,manual";
+    let log = TransitionLog::read_csv(csv.as_bytes(), [journey()], 0).unwrap();
+    let names: BTreeSet<&str> = log.contacts().iter().map(|(_, name)| name).collect();
+    assert_eq!(names, BTreeSet::from(["a,1", "b\"2"]));
+    let ragged = "contact_id,journey,from_stage,to_stage,at,source\n\
+                  a,referral,,lead,2026-01-01T00:00:00Z,manual\n\
+                  b,referral,,lead,2026-01-01T00:00:00Z\n";
+    let err = TransitionLog::read_csv(ragged.as_bytes(), [journey()], 0).unwrap_err();
+    assert!(
+        matches!(err, journeys::analytics::LoadError::FieldCount { line: 3, expected: 6, found: 5 }),
+        "{err}"
+    );
+    assert_eq!(err.code(), "field_count");
+}
+
+#[test]
 fn contact_ids_of_one_shape_and_others_are_all_found() {
     // Numbered ids (the first id's shape), one too sparse to keep dense (it freezes
     // the numbering), numbered ids after that, and ids of other shapes.

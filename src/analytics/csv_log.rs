@@ -1,11 +1,13 @@
 //! Reading the transitions CSV format (v1) into a [`TransitionLog`].
 //!
 //! Header `contact_id,journey,from_stage,to_stage,at,source` (any column order, an
-//! optional `channel` column); `at` in RFC 3339. Records are streamed through one
-//! reused [`csv::ByteRecord`]; the common `YYYY-MM-DDTHH:MM:SSZ` form of `at` is
-//! parsed by hand and anything else by chrono.
+//! optional `channel` column); `at` in RFC 3339. Records are parsed by the `csv`
+//! crate's own parser, [`csv_core`], straight from large blocks of the input into
+//! reused buffers (the `csv` crate's reader would copy every byte twice more); the
+//! common `YYYY-MM-DDTHH:MM:SSZ` form of `at` is parsed by hand and anything else by
+//! chrono.
 
-use std::io::Read;
+use std::io::{self, Read};
 
 use chrono::DateTime;
 
@@ -21,9 +23,19 @@ pub enum LoadError {
     /// The CSV itself is malformed or could not be read.
     #[error("reading transitions CSV: {source}")]
     Csv {
-        /// The reader's error (I/O, UTF-8, unequal field counts…).
+        /// The reader's error (I/O).
         #[from]
         source: csv::Error,
+    },
+    /// A record has another number of fields than the header.
+    #[error("transitions CSV line {line}: {found} fields where the header has {expected}")]
+    FieldCount {
+        /// The line of the file (1 is the header).
+        line: u64,
+        /// The header's fields.
+        expected: usize,
+        /// The record's fields.
+        found: usize,
     },
     /// The header lacks a column the format requires.
     #[error("transitions CSV has no {column:?} column")]
@@ -53,6 +65,7 @@ impl LoadError {
     pub fn code(&self) -> &'static str {
         match self {
             LoadError::Csv { .. } => "csv",
+            LoadError::FieldCount { .. } => "field_count",
             LoadError::MissingColumn { .. } => "missing_column",
             LoadError::Row { .. } => "invalid_row",
             LoadError::History { .. } => "invalid_history",
@@ -88,9 +101,11 @@ impl TransitionLog {
         journeys: impl IntoIterator<Item = Journey>,
         size_hint: u64,
     ) -> Result<Self, LoadError> {
-        let mut csv =
-            csv::ReaderBuilder::new().has_headers(true).buffer_capacity(1 << 16).from_reader(reader);
-        let header = csv.byte_headers()?.clone();
+        let mut records = Records::new(reader);
+        let header: Vec<Vec<u8>> = match records.next()? {
+            Some(n) => (0..n).map(|i| records.field(i).to_vec()).collect(),
+            None => Vec::new(),
+        };
         let find = |name: &'static str| header.iter().position(|h| h == name.as_bytes());
         let mut idx = [0usize; 6];
         for (slot, column) in idx.iter_mut().zip(COLUMNS) {
@@ -102,32 +117,118 @@ impl TransitionLog {
         // About 63 bytes per row in the benchmark data.
         let rows = usize::try_from(size_hint / 60).unwrap_or(0);
         builder.reserve(rows);
-        let mut record = csv::ByteRecord::new();
         let mut times = TimeParser::default();
-        let mut line = 1u64;
-        while csv.read_byte_record(&mut record)? {
-            line += 1;
-            let field = |i: usize| record.get(i).unwrap_or_default();
+        loop {
+            let line = records.line();
+            let Some(found) = records.next()? else { break };
+            if found != header.len() {
+                return Err(LoadError::FieldCount { line, expected: header.len(), found });
+            }
+            let field = |i: usize| records.field(i);
             let mut row = || -> Result<(), DomainError> {
                 let at = times.parse(field(c_at))?;
-                let source = SourceKind::ALL
-                    .into_iter()
-                    .find(|k| k.as_str().as_bytes() == field(c_source))
-                    .ok_or_else(|| DomainError::InvalidValue {
-                    field: "source",
-                    value: String::from_utf8_lossy(field(c_source)).into_owned(),
-                    reason: "is not automation, import, manual or system",
-                })?;
+                let source = source_kind(field(c_source))?;
                 let from = Some(field(c_from)).filter(|f| !f.is_empty());
                 let channel = channel_idx.map(field).filter(|c| !c.is_empty());
                 builder.push_bytes(field(c_contact), field(c_journey), from, field(c_to), at, source, channel)
             };
-            row().map_err(|source| LoadError::Row {
-                line: record.position().map_or(line, |p| p.line()),
-                source,
-            })?;
+            row().map_err(|source| LoadError::Row { line, source })?;
         }
         builder.finish().map_err(|source| LoadError::History { source })
+    }
+}
+
+/// The source kind named `text`.
+#[inline]
+fn source_kind(text: &[u8]) -> Result<SourceKind, DomainError> {
+    SourceKind::ALL.into_iter().find(|k| k.as_str().as_bytes() == text).ok_or_else(|| {
+        DomainError::InvalidValue {
+            field: "source",
+            value: String::from_utf8_lossy(text).into_owned(),
+            reason: "is not automation, import, manual or system",
+        }
+    })
+}
+
+/// The records of a CSV stream, parsed by [`csv_core`] from 1 MiB blocks read
+/// straight from the input; the current record's fields stay in reused buffers.
+struct Records<R> {
+    input: R,
+    parser: csv_core::Reader,
+    block: Vec<u8>,
+    /// The part of `block` not parsed yet.
+    start: usize,
+    end: usize,
+    /// Whether the input is exhausted.
+    eof: bool,
+    /// The current record's fields, one after another, and where each ends.
+    fields: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl<R: Read> Records<R> {
+    fn new(input: R) -> Self {
+        Records {
+            input,
+            parser: csv_core::Reader::new(),
+            block: vec![0; 1 << 20],
+            start: 0,
+            end: 0,
+            eof: false,
+            fields: vec![0; 1 << 10],
+            ends: vec![0; 16],
+        }
+    }
+
+    /// Reads the next record: its number of fields, or `None` at the end.
+    fn next(&mut self) -> Result<Option<usize>, LoadError> {
+        use csv_core::ReadRecordResult::{End, InputEmpty, OutputEndsFull, OutputFull, Record};
+        let (mut written, mut ended) = (0, 0);
+        loop {
+            if self.start == self.end && !self.eof {
+                self.refill().map_err(|e| LoadError::Csv { source: e.into() })?;
+            }
+            let (result, read, wrote, ends) = self.parser.read_record(
+                &self.block[self.start..self.end],
+                &mut self.fields[written..],
+                &mut self.ends[ended..],
+            );
+            self.start += read;
+            written += wrote;
+            ended += ends;
+            match result {
+                InputEmpty if self.eof && self.start == self.end && read == 0 => return Ok(None),
+                InputEmpty => {}
+                OutputFull => self.fields.resize(2 * self.fields.len(), 0),
+                OutputEndsFull => self.ends.resize(2 * self.ends.len(), 0),
+                Record => return Ok(Some(ended)),
+                End => return Ok(None),
+            }
+        }
+    }
+
+    fn refill(&mut self) -> io::Result<()> {
+        let read = loop {
+            match self.input.read(&mut self.block) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => break other?,
+            }
+        };
+        (self.start, self.end, self.eof) = (0, read, read == 0);
+        Ok(())
+    }
+
+    /// Field `i` of the current record.
+    #[inline]
+    fn field(&self, i: usize) -> &[u8] {
+        let end = |j: usize| self.ends.get(j).copied().unwrap_or(0);
+        let start = i.checked_sub(1).map_or(0, end);
+        self.fields.get(start..end(i)).unwrap_or_default()
+    }
+
+    /// The line the parser is at (where the next record starts).
+    fn line(&self) -> u64 {
+        self.parser.line()
     }
 }
 

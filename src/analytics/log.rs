@@ -241,10 +241,35 @@ struct Rows {
     contact: Vec<u32>,
     at: Vec<u32>,
     journey: Vec<u8>,
-    to: Vec<u8>,
-    from: Vec<u8>,
-    source: Vec<u8>,
-    channel: Vec<u8>,
+    /// The stages, source and channel, packed by [`Meta`], so that grouping moves
+    /// each row by two writes to random places rather than five.
+    meta: Vec<u32>,
+}
+
+/// A row's stage entered, stage left, source kind and channel codes in one `u32`.
+#[derive(Clone, Copy)]
+struct Meta(u32);
+
+impl Meta {
+    fn new(to: u8, from: u8, source: u8, channel: u8) -> Self {
+        Meta(u32::from_le_bytes([to, from, source, channel]))
+    }
+
+    fn to(self) -> u8 {
+        self.0.to_le_bytes()[0]
+    }
+
+    fn from(self) -> u8 {
+        self.0.to_le_bytes()[1]
+    }
+
+    fn source(self) -> u8 {
+        self.0.to_le_bytes()[2]
+    }
+
+    fn channel(self) -> u8 {
+        self.0.to_le_bytes()[3]
+    }
 }
 
 /// Collects transitions, then groups them into a [`TransitionLog`].
@@ -264,6 +289,8 @@ struct Rows {
 /// ```
 pub struct LogBuilder {
     journeys: Vec<Journey>,
+    /// Per journey, the names rows are matched against.
+    names: Vec<JourneyNames>,
     contacts: ContactKeys,
     channels: Vec<ChannelKey>,
     epoch: Option<i64>,
@@ -281,12 +308,28 @@ fn invalid(field: &'static str, value: impl Into<String>, reason: &'static str) 
     DomainError::InvalidValue { field, value: value.into(), reason }
 }
 
-fn stage_code(journey: &Journey, key: &[u8]) -> Result<u8, DomainError> {
-    journey.stages().position(|s| s.key().as_str().as_bytes() == key).map(|i| i as u8).ok_or_else(|| {
-        DomainError::UnknownStage {
-            journey: journey.id().clone(),
-            stage: String::from_utf8_lossy(key).into_owned(),
+/// A journey's id and stage keys as bytes, in order: rows are matched against these
+/// without going through the definition.
+struct JourneyNames {
+    id: Box<[u8]>,
+    stages: Vec<Box<[u8]>>,
+}
+
+impl JourneyNames {
+    fn of(journey: &Journey) -> Self {
+        let bytes = |text: &str| Box::<[u8]>::from(text.as_bytes());
+        JourneyNames {
+            id: bytes(journey.id().as_str()),
+            stages: journey.stages().map(|s| bytes(s.key().as_str())).collect(),
         }
+    }
+}
+
+/// The code of stage `key` of `journey`, by its name's bytes in `stages`.
+fn stage_code(journey: &Journey, stages: &[Box<[u8]>], key: &[u8]) -> Result<u8, DomainError> {
+    stages.iter().position(|s| **s == *key).map(|i| i as u8).ok_or_else(|| DomainError::UnknownStage {
+        journey: journey.id().clone(),
+        stage: String::from_utf8_lossy(key).into_owned(),
     })
 }
 
@@ -304,8 +347,10 @@ impl LogBuilder {
         if let Some(big) = journeys.iter().find(|j| j.stage_count() > MAX_CODES) {
             return Err(invalid("stages", big.id().to_string(), "at most 254 stages per journey"));
         }
+        let names = journeys.iter().map(JourneyNames::of).collect();
         Ok(LogBuilder {
             journeys,
+            names,
             contacts: ContactKeys::default(),
             channels: Vec::new(),
             epoch: None,
@@ -320,10 +365,7 @@ impl LogBuilder {
         r.contact.reserve(rows);
         r.at.reserve(rows);
         r.journey.reserve(rows);
-        r.to.reserve(rows);
-        r.from.reserve(rows);
-        r.source.reserve(rows);
-        r.channel.reserve(rows);
+        r.meta.reserve(rows);
     }
 
     /// Adds a crate [`Transition`].
@@ -385,18 +427,18 @@ impl LogBuilder {
         source: SourceKind,
         channel: Option<&[u8]>,
     ) -> Result<(), DomainError> {
-        let same = |j: &Journey| j.id().as_str().as_bytes() == journey;
-        let j = if self.journeys.get(self.last_journey).is_some_and(same) {
+        let same = |names: &JourneyNames| *names.id == *journey;
+        let j = if self.names.get(self.last_journey).is_some_and(same) {
             self.last_journey
         } else {
-            self.last_journey = self.journeys.iter().position(same).ok_or_else(|| {
+            self.last_journey = self.names.iter().position(same).ok_or_else(|| {
                 DomainError::UnknownJourney { journey: String::from_utf8_lossy(journey).into_owned() }
             })?;
             self.last_journey
         };
-        let def = &self.journeys[j];
-        let to = stage_code(def, to)?;
-        let from = from.map_or(Ok(NO_STAGE), |f| stage_code(def, f))?;
+        let (def, stages) = (&self.journeys[j], &self.names[j].stages);
+        let to = stage_code(def, stages, to)?;
+        let from = from.map_or(Ok(NO_STAGE), |f| stage_code(def, stages, f))?;
         let epoch = *self.epoch.get_or_insert(at - EPOCH_BEFORE_FIRST);
         let rel = u32::try_from(at - epoch).map_err(|_| {
             invalid("at", at.to_string(), "more than 68 years from the log's first transition")
@@ -410,10 +452,7 @@ impl LogBuilder {
         r.contact.push(contact);
         r.at.push(rel);
         r.journey.push(j as u8);
-        r.to.push(to);
-        r.from.push(from);
-        r.source.push(source as u8);
-        r.channel.push(channel);
+        r.meta.push(Meta::new(to, from, source as u8, channel).0);
         Ok(())
     }
 
@@ -443,68 +482,111 @@ impl LogBuilder {
         }
         let epoch = epoch.unwrap_or(0);
         let last_at = rows.at.iter().copied().max();
-        let mut cursor = vec![0u32; contacts.len()];
+        let grouped = Grouped::new(rows, journeys.len(), contacts.len());
         let mut logs = Vec::with_capacity(journeys.len());
         for (j, journey) in journeys.into_iter().enumerate() {
-            logs.push(group_journey(journey, j as u8, epoch, &rows, &contacts, &mut cursor)?);
+            logs.push(grouped.journey(j, journey, epoch, &contacts)?);
         }
         Ok(TransitionLog { contacts, channels, journeys: logs, epoch, last_at })
     }
 }
 
-/// Builds journey `j`'s log from the rows by a counting sort on the contact (stable,
-/// so rows pushed in time order stay in time order), then checks each group.
-fn group_journey(
-    journey: Journey,
-    j: u8,
-    epoch: i64,
-    rows: &Rows,
-    contacts: &ContactTable,
-    cursor: &mut [u32],
-) -> Result<JourneyLog, DomainError> {
-    cursor.fill(0);
-    let mut n = 0usize;
-    for (&c, _) in rows.contact.iter().zip(&rows.journey).filter(|(_, rj)| **rj == j) {
-        cursor[c as usize] += 1;
-        n += 1;
-    }
-    let members = cursor.iter().filter(|&&k| k > 0).count();
-    let mut log = JourneyLog {
-        journey,
-        epoch,
-        contact: Vec::with_capacity(members),
-        starts: Vec::with_capacity(members + 1),
-        entered_from: Vec::with_capacity(members),
-        last: 0,
-        earliest: if n == 0 { 0 } else { u32::MAX },
-        at: vec![0; n],
-        stage: vec![0; n],
-        source: vec![0; n],
-        channel: vec![0; n],
-        opens: vec![false; n],
-    };
-    let mut from = vec![0u8; n];
-    let mut next = 0u32;
-    for (c, k) in cursor.iter_mut().enumerate() {
-        if *k > 0 {
-            log.contact.push(c as u32);
-            log.starts.push(next);
+/// The rows of every journey grouped per journey and contact by one counting sort
+/// (stable, so rows pushed in time order stay in time order): one pass counts each
+/// (journey, contact), one moves each row with two writes to random places (its
+/// time, and the packed rest). Neither branches on the journey, which the CPU could
+/// not predict.
+struct Grouped {
+    contacts: usize,
+    /// Per (journey, contact), journey-major: where its rows end in `at` and `meta`.
+    ends: Vec<u32>,
+    at: Vec<u32>,
+    meta: Vec<u32>,
+}
+
+impl Grouped {
+    fn new(rows: Rows, journeys: usize, contacts: usize) -> Self {
+        let slot = |i: usize| usize::from(rows.journey[i]) * contacts + rows.contact[i] as usize;
+        let mut cursor = vec![0u32; journeys * contacts];
+        for i in 0..rows.at.len() {
+            cursor[slot(i)] += 1;
+        }
+        let mut next = 0u32;
+        for k in &mut cursor {
             let count = *k;
             *k = next;
             next += count;
         }
+        let (mut at, mut meta) = (vec![0u32; rows.at.len()], vec![0u32; rows.at.len()]);
+        for i in 0..rows.at.len() {
+            let k = &mut cursor[slot(i)];
+            let p = *k as usize;
+            *k += 1;
+            at[p] = rows.at[i];
+            meta[p] = rows.meta[i];
+        }
+        // Each slot now holds where its rows end.
+        Grouped { contacts, ends: cursor, at, meta }
     }
-    log.starts.push(next);
-    for i in (0..rows.contact.len()).filter(|&i| rows.journey[i] == j) {
-        let slot = &mut cursor[rows.contact[i] as usize];
-        let p = *slot as usize;
-        *slot += 1;
-        log.at[p] = rows.at[i];
-        log.stage[p] = rows.to[i];
-        log.source[p] = rows.source[i];
-        log.channel[p] = rows.channel[i];
-        from[p] = rows.from[i];
+
+    /// Journey `j`'s log, its groups put in time order and checked.
+    fn journey(
+        &self,
+        j: usize,
+        journey: Journey,
+        epoch: i64,
+        contacts: &ContactTable,
+    ) -> Result<JourneyLog, DomainError> {
+        let ends = &self.ends[j * self.contacts..(j + 1) * self.contacts];
+        let first = j.checked_sub(1).map_or(0, |_| self.ends[j * self.contacts - 1]);
+        let last = ends.last().copied().unwrap_or(first);
+        let n = (last - first) as usize;
+        let mut log = JourneyLog {
+            journey,
+            epoch,
+            contact: Vec::new(),
+            starts: Vec::new(),
+            entered_from: Vec::new(),
+            last: 0,
+            earliest: if n == 0 { 0 } else { u32::MAX },
+            at: self.at[first as usize..last as usize].to_vec(),
+            stage: Vec::with_capacity(n),
+            source: Vec::with_capacity(n),
+            channel: Vec::with_capacity(n),
+            opens: vec![false; n],
+        };
+        let mut from = Vec::with_capacity(n);
+        for &packed in &self.meta[first as usize..last as usize] {
+            let m = Meta(packed);
+            log.stage.push(m.to());
+            log.source.push(m.source());
+            log.channel.push(m.channel());
+            from.push(m.from());
+        }
+        let mut start = 0u32;
+        for (c, &end) in ends.iter().enumerate() {
+            let end = end - first;
+            if end > start {
+                log.contact.push(c as u32);
+                log.starts.push(start);
+            }
+            start = end;
+        }
+        log.starts.push(n as u32);
+        log.contact.shrink_to_fit();
+        log.starts.shrink_to_fit();
+        log.entered_from.reserve_exact(log.contact.len());
+        check_groups(log, from, contacts)
     }
+}
+
+/// Puts each group of `log` in time order (keeping push order among equal times)
+/// and checks that each transition's `from` is the stage before it.
+fn check_groups(
+    mut log: JourneyLog,
+    mut from: Vec<u8>,
+    contacts: &ContactTable,
+) -> Result<JourneyLog, DomainError> {
     for g in 0..log.contact.len() {
         let (start, end) = (log.starts[g] as usize, log.starts[g + 1] as usize);
         if log.at[start..end].windows(2).any(|w| w[0] > w[1]) {
