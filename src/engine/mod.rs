@@ -192,7 +192,7 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
     ) -> Result<Transition, Error> {
         // The times are read from the clock on each attempt.
         let request = Move::to_stage(contact.clone(), stage.clone(), DateTime::<Utc>::MIN_UTC, source);
-        self.run_move(journey, request, When::Now).await
+        self.run_move(journey, contact, request, When::Now).await
     }
 
     /// Applies a move in `journey` as of `request.occurred_at`, recorded now
@@ -206,17 +206,19 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
     /// journey or contact; `Conflict` if every attempt lost a race; `AlreadyExists` if
     /// the idempotency key was used for another membership.
     pub async fn apply_move(&self, journey: &JourneyId, request: Move) -> Result<Transition, Error> {
-        self.run_move(journey, request, When::AsRequested).await
+        let contact = request.contact.clone();
+        self.run_move(journey, &contact, request, When::AsRequested).await
     }
 
+    /// Decides and appends `request`, which moves `contact`.
     async fn run_move(
         &self,
         journey: &JourneyId,
+        contact: &ContactId,
         mut request: Move,
         when: When,
     ) -> Result<Transition, Error> {
         let journey = self.journey(journey).await?;
-        let contact = request.contact.clone();
         let key = request.idempotency_key.clone();
         let mut attempt = 1;
         loop {
@@ -225,7 +227,7 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
             }
             let decided = self
                 .repository
-                .append_decided(&contact, journey.id(), key.as_ref(), |stored| {
+                .append_decided(contact, journey.id(), key.as_ref(), |stored| {
                     request.recorded_at = self.clock.now();
                     if when == When::Now {
                         request.occurred_at = request.recorded_at;
