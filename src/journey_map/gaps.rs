@@ -185,11 +185,12 @@ impl GapOptions {
 }
 
 /// Counts of switches (stage, from, to) → follow-up classes, each triple a cell
-/// `(stage × width + from) × width + to`, the width at least the number of keys.
+/// `(stage × width + from) × width + to`, the width the number of keys (so
+/// `from × width + to` is a switch's [`pair`](super::log::Switches::pair)).
 /// Stage `stages` stands for "not in the journey yet": switches there are counted
 /// without a branch, and [`cells`](Tally::cells) leaves them out.
-/// A cell's index, `(stage × width + from) × width + to`: 64 bits, so the sparse
-/// layout's 2^16-wide keys fit on 32-bit targets as well.
+/// A cell's index, `(stage × width + from) × width + to`: 64 bits, so 2^16 stages
+/// of 2^16 keys fit on 32-bit targets as well.
 type Cell = u64;
 
 trait Tally {
@@ -239,25 +240,24 @@ impl Tally for Dense {
 }
 
 /// Counts in a hash map: for a key space too large for an array.
-#[derive(Default)]
-struct Sparse(HashMap<Cell, [u64; 3]>);
-
-/// [`Sparse`]'s cell width: any `u16` key fits.
-const SPARSE_WIDTH: Cell = 1 << 16;
+struct Sparse {
+    width: Cell,
+    counts: HashMap<Cell, [u64; 3]>,
+}
 
 impl Tally for Sparse {
     fn width(&self) -> Cell {
-        SPARSE_WIDTH
+        self.width
     }
 
     fn add(&mut self, cell: Cell, class: usize) {
-        self.0.entry(cell).or_default()[class] += 1;
+        self.counts.entry(cell).or_default()[class] += 1;
     }
 
     fn cells(&self, stages: usize) -> Vec<(u16, u16, u16, [u64; 3])> {
-        self.0
+        self.counts
             .iter()
-            .filter_map(|(&cell, &c)| decode(cell, SPARSE_WIDTH, stages).map(|(s, f, t)| (s, f, t, c)))
+            .filter_map(|(&cell, &c)| decode(cell, self.width, stages).map(|(s, f, t)| (s, f, t, c)))
             .collect()
     }
 }
@@ -277,7 +277,7 @@ impl Counts {
             Some(cells) if cells <= DENSE_CELLS_MAX => {
                 Counts::Dense(Dense { width: keys as Cell, counts: vec![0; cells * 3] })
             }
-            _ => Counts::Sparse(Sparse::default()),
+            _ => Counts::Sparse(Sparse { width: keys as Cell, counts: HashMap::new() }),
         }
     }
 }
@@ -383,12 +383,16 @@ fn scan<T: Tally>(
     let stages = log.journey.stage_count();
     let lost = lost_stages(&log.journey);
     let (tp, switches) = (&log.tp, &log.switches);
-    let keys = tp.keys();
     let mut stayers = [(); 3].map(|()| Stayers { stages: vec![[0; 3]; stages], overall: [0; 3] });
     let widths = [0, 1, 2].map(|d| tallies[d].width());
     for c in 0..log.contacts.len() {
         let Some(stays) = log.stays(c, scope) else { continue };
-        let (mut switch, last_switch) = (switches.start[c], switches.start[c + 1]);
+        // The contact's switches, walked alongside its stays.
+        let list = switches.start[c]..switches.start[c + 1];
+        let switched = &switches.touchpoint[list.clone()];
+        let pairs = &switches.pair[list.clone()][..switched.len()];
+        let dimensions = &switches.dimension[list][..switched.len()];
+        let mut next = 0;
         let mut contact = Contact::new(stages);
         // Each dimension's cell row for the visit's stage.
         let mut rows = widths.map(|width| stages as Cell * width * width);
@@ -426,11 +430,11 @@ fn scan<T: Tally>(
                     *class = class_of(touchpoints.start + last);
                 }
             }
-            while switch < last_switch && (switches.touchpoint[switch] as usize) < touchpoints.end {
-                let (i, d) = (switches.touchpoint[switch] as usize, usize::from(switches.dimension[switch]));
-                let cell = rows[d] + Cell::from(switches.from[switch]) * widths[d] + Cell::from(keys[d][i]);
-                tallies[d].add(cell, class_of(i));
-                switch += 1;
+            while next < switched.len() && (switched[next] as usize) < touchpoints.end {
+                let d = usize::from(dimensions[next]);
+                let class = class_of(switched[next] as usize);
+                tallies[d].add(rows[d] + Cell::from(pairs[next]), class);
+                next += 1;
             }
         }
         contact.end(&mut stayers);

@@ -146,8 +146,9 @@ pub(super) struct Switches {
     pub(super) touchpoint: Vec<u32>,
     /// The dimension's index in [`GapDimension::ALL`](super::GapDimension::ALL).
     pub(super) dimension: Vec<u8>,
-    /// The key switched from.
-    pub(super) from: Vec<u16>,
+    /// The key switched from and the key switched to, as `from × keys + to` for the
+    /// dimension's number of keys: the gap report adds it to its stage's offset.
+    pub(super) pair: Vec<u32>,
 }
 
 /// [`TouchpointColumns::flags`]: the sentiment was measured.
@@ -192,8 +193,8 @@ impl TouchpointColumns {
 
     /// Sets the keys' [`flags`](Self::flags) and lists the switches, walking each
     /// contact's touchpoints (`starts` holds where each contact's begin, plus the
-    /// end) in time order.
-    fn find_switches(&mut self, starts: &[u32]) -> Switches {
+    /// end) in time order; `key_counts` are the dimensions' numbers of keys.
+    fn find_switches(&mut self, starts: &[u32], key_counts: [usize; 3]) -> Switches {
         let mut flags = std::mem::take(&mut self.flags);
         let mut switches = Switches { start: Vec::with_capacity(starts.len()), ..Switches::default() };
         switches.start.push(0);
@@ -211,7 +212,10 @@ impl TouchpointColumns {
                         flags[i as usize] |= SWITCHED[d];
                         switches.touchpoint.push(i);
                         switches.dimension.push(d as u8);
-                        switches.from.push(previous[d]);
+                        // Keys are below 2^16, so the pair fits.
+                        switches
+                            .pair
+                            .push((usize::from(previous[d]) * key_counts[d] + usize::from(key)) as u32);
                     }
                     previous[d] = key;
                 }
@@ -479,7 +483,8 @@ impl InteractionLogBuilder {
         log.tp = log.tp.gather(&tp_order);
         log.tr_at = tr_order.iter().map(|&i| log.tr_at[i as usize]).collect();
         log.tr_to = tr_order.iter().map(|&i| log.tr_to[i as usize]).collect();
-        log.switches = log.tp.find_switches(&tp_start);
+        let key_counts = [log.channels.len(), log.devices.len(), log.departments.len()];
+        log.switches = log.tp.find_switches(&tp_start, key_counts);
         log.tr_split = split_touchpoints(&log.tp.at, &tp_start, &log.tr_at, &tr_start);
         log.tp_start = tp_start;
         log.tr_start = tr_start;
