@@ -506,24 +506,60 @@ struct Grouped {
 
 impl Grouped {
     fn new(rows: Rows, journeys: usize, contacts: usize) -> Self {
+        let n = rows.at.len();
         let slot = |i: usize| usize::from(rows.journey[i]) * contacts + rows.contact[i] as usize;
-        let mut cursor = vec![0u32; journeys * contacts];
-        for i in 0..rows.at.len() {
-            cursor[slot(i)] += 1;
+        // First the rows are split by the top bits of their slot into 64 runs of
+        // nearby slots (64 write streams, which the caches take well), then each
+        // run is counted and moved with the part of `cursor` it touches in cache:
+        // moving every row straight to its place would wait on a cache miss each.
+        let slots = journeys * contacts;
+        let shift = (usize::BITS - slots.leading_zeros()).saturating_sub(6).min(32);
+        let mut part_ends = vec![0usize; (slots >> shift) + 1];
+        for i in 0..n {
+            part_ends[slot(i) >> shift] += 1;
         }
-        let mut next = 0u32;
-        for k in &mut cursor {
-            let count = *k;
-            *k = next;
-            next += count;
+        let mut next = 0;
+        for end in &mut part_ends {
+            next += *end;
+            *end = next;
         }
-        let (mut at, mut meta) = (vec![0u32; rows.at.len()], vec![0u32; rows.at.len()]);
-        for i in 0..rows.at.len() {
-            let k = &mut cursor[slot(i)];
-            let p = *k as usize;
-            *k += 1;
-            at[p] = rows.at[i];
-            meta[p] = rows.meta[i];
+        let mut parts = Rows::default();
+        let mut offset = vec![0u32; n];
+        (parts.at, parts.meta) = (vec![0u32; n], vec![0u32; n]);
+        let mut fill: Vec<usize> =
+            std::iter::once(0).chain(part_ends.iter().copied()).take(part_ends.len()).collect();
+        for i in 0..n {
+            let s = slot(i);
+            let q = &mut fill[s >> shift];
+            offset[*q] = (s & ((1 << shift) - 1)) as u32;
+            parts.at[*q] = rows.at[i];
+            parts.meta[*q] = rows.meta[i];
+            *q += 1;
+        }
+        drop(rows);
+        let mut cursor = vec![0u32; slots];
+        let (mut at, mut meta) = (vec![0u32; n], vec![0u32; n]);
+        let mut start = 0;
+        for (part, &end) in part_ends.iter().enumerate() {
+            let base = part << shift;
+            let run = start..end;
+            for &o in &offset[run.clone()] {
+                cursor[base + o as usize] += 1;
+            }
+            let mut next = start as u32;
+            for k in &mut cursor[base..(base + (1 << shift)).min(slots)] {
+                let count = *k;
+                *k = next;
+                next += count;
+            }
+            for q in run {
+                let k = &mut cursor[base + offset[q] as usize];
+                let p = *k as usize;
+                *k += 1;
+                at[p] = parts.at[q];
+                meta[p] = parts.meta[q];
+            }
+            start = end;
         }
         // Each slot now holds where its rows end.
         Grouped { contacts, ends: cursor, at, meta }
