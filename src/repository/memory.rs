@@ -1,6 +1,7 @@
 //! [`InMemoryRepository`]: a real backend kept in memory.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::num::NonZeroU32;
 
 use foldhash::fast::RandomState;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -44,17 +45,20 @@ pub struct InMemoryRepository {
 struct State {
     journeys: BTreeMap<JourneyId, Journey>,
     contacts: HashMap<ContactId, ContactEntry, RandomState>,
+    /// Contact records in the order they were inserted (contacts are never deleted).
+    records: Vec<Versioned<Contact>>,
     logs: HashMap<JourneyId, JourneyLog, RandomState>,
     idempotency: HashMap<IdempotencyKey, Vec<Transition>, RandomState>,
     interactions: Interactions,
 }
 
-/// A contact's record (absent if only memberships were written) and memberships. The
-/// record is boxed: a move reads only the memberships, and the map's slots stay half
-/// as large, so more of them stay in cache.
+/// A contact's record (absent if only memberships were written), by its position in
+/// the records plus one, and memberships. The records live apart: a move reads only
+/// the memberships, and the map's slots stay half as large, so more of them stay in
+/// cache.
 #[derive(Clone, Debug, Default)]
 struct ContactEntry {
-    record: Option<Box<Versioned<Contact>>>,
+    record: Option<NonZeroU32>,
     memberships: Memberships,
 }
 
@@ -154,6 +158,11 @@ fn membership_id(contact: &ContactId, journey: &JourneyId) -> String {
 }
 
 impl State {
+    fn record(&self, id: &ContactId) -> Option<&Versioned<Contact>> {
+        let position = self.contacts.get(id)?.record?.get() as usize - 1;
+        self.records.get(position)
+    }
+
     fn history(&self, contact: &ContactId, journey: &JourneyId) -> &[Transition] {
         self.contacts
             .get(contact)
@@ -181,7 +190,7 @@ impl State {
                 ContactWrite::Update { contact, expected_version } => (&contact.id, *expected_version),
             };
             let actual = contact_versions.as_ref().and_then(|v| v.get(id)).copied().unwrap_or_else(|| {
-                self.contacts.get(id).and_then(|e| e.record.as_ref()).map_or(0, |r| r.version)
+                self.record(id).map_or(0, |r| r.version)
             });
             match write {
                 ContactWrite::Insert(_) if actual != 0 => {
@@ -210,6 +219,10 @@ impl State {
                     })
                     .insert(id, actual + 1);
             }
+        }
+        let inserts = commit.contacts.iter().filter(|w| matches!(w, ContactWrite::Insert(_))).count();
+        if u32::try_from(self.records.len() + inserts).is_err() {
+            return Err(RepositoryError::backend("the in-memory repository holds at most 2^32 - 1 contacts"));
         }
         let mut membership_versions: Option<HashMap<(&ContactId, &JourneyId), u64, RandomState>> = None;
         for append in &commit.appends {
@@ -246,8 +259,14 @@ impl State {
                 ContactWrite::Insert(c) | ContactWrite::Update { contact: c, .. } => c,
             };
             let entry = self.contacts.entry(contact.id.clone()).or_default();
-            let version = entry.record.as_ref().map_or(0, |r| r.version) + 1;
-            entry.record = Some(Box::new(Versioned { value: contact, version }));
+            match entry.record.and_then(|position| self.records.get_mut(position.get() as usize - 1)) {
+                Some(record) => *record = Versioned { value: contact, version: record.version + 1 },
+                None => {
+                    // `check` made sure the position fits.
+                    entry.record = u32::try_from(self.records.len() + 1).ok().and_then(NonZeroU32::new);
+                    self.records.push(Versioned { value: contact, version: 1 });
+                }
+            }
         }
         for append in commit.appends {
             let log = match self.logs.get_mut(&append.journey) {
@@ -311,9 +330,8 @@ impl Repository for InMemoryRepository {
 
     async fn load_contact(&self, id: &ContactId) -> Result<Versioned<Contact>, RepositoryError> {
         self.lock()
-            .contacts
-            .get(id)
-            .and_then(|entry| entry.record.as_deref().cloned())
+            .record(id)
+            .cloned()
             .ok_or_else(|| RepositoryError::NotFound { entity: Entity::Contact, id: id.to_string() })
     }
 
