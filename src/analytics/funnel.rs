@@ -202,7 +202,7 @@ impl JourneyLog {
         let mask = |i: usize| table[usize::from(self.stage[i]) * kinds + usize::from(self.source[i])];
         let mut max_level = vec![0u64; n];
         if spec.mode == FunnelMode::default() {
-            self.longest_chains(spec, scope, mask, &mut max_level);
+            self.longest_chains(spec, scope, &table, &mut max_level);
             return WindowFunnel { steps: spec.steps.iter().map(|s| s.label.clone()).collect(), max_level };
         }
         let FunnelMode { strict_order, strict_dedup, strict_increase } = spec.mode;
@@ -255,13 +255,7 @@ impl JourneyLog {
     /// enough to keep, per level reached, the latest start of a chain reaching it.
     /// A transition extends the chains of the step before each step it matches (the
     /// highest first, so that it takes one step per chain).
-    fn longest_chains(
-        &self,
-        spec: &FunnelSpec,
-        scope: Scope<'_>,
-        mask: impl Fn(usize) -> u32,
-        max_level: &mut [u64],
-    ) {
+    fn longest_chains(&self, spec: &FunnelSpec, scope: Scope<'_>, table: &[u32], max_level: &mut [u64]) {
         // `per_level[k]`: members whose level is `k` (0: no step 1).
         let mut per_level = [0u64; MAX_STEPS + 1];
         // `latest[k]`: the latest start of a chain reaching level `k`, valid up to
@@ -274,8 +268,11 @@ impl JourneyLog {
         let mut latest = [0i64; MAX_STEPS + 2];
         for run in self.runs(scope) {
             let mut level = 0usize;
-            let columns = self.at[run.clone()].iter().zip(&self.opens[run.clone()]).zip(run);
-            for ((&t, &opens), i) in columns {
+            let columns = self.at[run.clone()]
+                .iter()
+                .zip(&self.opens[run.clone()])
+                .zip(self.stage[run.clone()].iter().zip(&self.source[run]));
+            for ((&t, &opens), (&stage, &source)) in columns {
                 // A member's level is counted where the next group opens (or the run
                 // ends).
                 per_level[level] += u64::from(opens);
@@ -283,7 +280,7 @@ impl JourneyLog {
                 latest[level + 1] = 0;
                 let t = i64::from(t);
                 latest[0] = t;
-                let mut m = mask(i);
+                let mut m = table.get(usize::from(stage) * 4 + usize::from(source)).copied().unwrap_or(0);
                 loop {
                     let k = (u32::BITS - 1).saturating_sub(m.leading_zeros()) as usize % MAX_STEPS;
                     let (from, to) = (latest[k], latest[k + 1]);

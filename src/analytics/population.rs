@@ -194,12 +194,14 @@ impl JourneyLog {
         let mut scope = Scope::all();
         scope.segment = segment;
         for run in self.runs(scope) {
-            for i in run {
-                let row = bucket_of(i64::from(self.at[i])) * width;
-                let previous = usize::from(self.stage[i.saturating_sub(1)]);
-                let left = either(self.opens[i], spare, previous);
-                delta[row + usize::from(self.stage[i])] += 1;
-                delta[row + left] -= 1;
+            let mut previous = spare;
+            let columns = self.at[run.clone()].iter().zip(&self.stage[run.clone()]).zip(&self.opens[run]);
+            for ((&at, &stage), &opens) in columns {
+                let row = bucket_of(i64::from(at)) * width;
+                let stage = usize::from(stage);
+                delta[row + stage] += 1;
+                delta[row + either(opens, spare, previous)] -= 1;
+                previous = stage;
             }
         }
         let mut running = vec![0i64; stages];
