@@ -285,6 +285,7 @@ impl Journey {
     }
 
     /// The position of the stage with key `key`.
+    #[inline]
     pub fn stage_index(&self, key: &str) -> Option<usize> {
         // Journeys are short: comparing a few short keys beats hashing one, and a key
         // cloned from this journey (as every transition's is) matches by address.
