@@ -259,7 +259,8 @@ impl Batch {
         if slot.existence == Existence::Missing {
             return Err(ImportError::UnknownContact { contact: slot.id.clone() });
         }
-        let current = membership.state.and_then(|s| journey.stage_at(s.stage_index())).map(|s| s.key().as_str());
+        let current =
+            membership.state.and_then(|s| journey.stage_at(s.stage_index())).map(|s| s.key().as_str());
         if let Some(expected) = row.from_stage {
             let expected = (!expected.is_empty()).then_some(expected);
             if expected != current {

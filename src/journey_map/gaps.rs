@@ -423,10 +423,20 @@ fn scan<T: Tally>(
                 None => (STAYED, i64::MAX),
             };
             let class_of = |i: usize| if tp.at[i] >= from { follows } else { STAYED };
-            let flags = &tp.flags[touchpoints.clone()];
-            contact.visit_flags |= flags.iter().fold(0, |all, &f| all | f);
-            for (d, class) in contact.visit_class.iter_mut().enumerate() {
-                if let Some(last) = flags.iter().rposition(|&f| f & KEYED[d] != 0) {
+            // The stay's flags or-ed, and its last touchpoint with a device and with
+            // a department, in one pass without branches (every touchpoint has a
+            // channel: the stay's last is the last with one).
+            let (mut all, mut last) = (0, [usize::MAX; 3]);
+            for (i, &f) in tp.flags[touchpoints.clone()].iter().enumerate() {
+                all |= f;
+                for (d, last) in last.iter_mut().enumerate().skip(1) {
+                    *last = if f & KEYED[d] != 0 { i } else { *last };
+                }
+            }
+            contact.visit_flags |= all;
+            last[0] = touchpoints.len() - 1;
+            for (class, last) in contact.visit_class.iter_mut().zip(last) {
+                if last != usize::MAX {
                     *class = class_of(touchpoints.start + last);
                 }
             }
