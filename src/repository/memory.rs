@@ -78,26 +78,30 @@ struct Membership {
 }
 
 impl Memberships {
+    fn position(&self, journey: &JourneyId) -> Option<usize> {
+        self.0.iter().position(|m| m.journey == *journey)
+    }
+
     fn get(&self, journey: &JourneyId) -> Option<&Membership> {
-        self.0.iter().find(|m| m.journey == *journey)
+        self.position(journey).map(|index| &self.0[index])
     }
 
     fn get_or_insert(&mut self, journey: &JourneyId) -> &mut Membership {
-        let index = match self.0.iter().position(|m| m.journey == *journey) {
-            Some(index) => index,
-            None => {
-                if self.0.is_empty() {
-                    // Most contacts are in one journey besides the system one.
-                    self.0.reserve_exact(2);
-                }
-                let index = self.0.partition_point(|m| m.journey < *journey);
-                let membership =
-                    Membership { journey: journey.clone(), history: Vec::new(), decided_here: false };
-                self.0.insert(index, membership);
-                index
-            }
-        };
+        let index = self.position(journey).unwrap_or_else(|| self.insert(journey));
         &mut self.0[index]
+    }
+
+    /// Adds an empty membership of `journey`, which the contact is not in, and returns
+    /// its position.
+    fn insert(&mut self, journey: &JourneyId) -> usize {
+        if self.0.is_empty() {
+            // Most contacts are in one journey besides the system one.
+            self.0.reserve_exact(2);
+        }
+        let index = self.0.partition_point(|m| m.journey < *journey);
+        self.0
+            .insert(index, Membership { journey: journey.clone(), history: Vec::new(), decided_here: false });
+        index
     }
 
     fn journeys(&self) -> impl Iterator<Item = &JourneyId> {
@@ -189,9 +193,11 @@ impl State {
                 ContactWrite::Insert(c) => (&c.id, 0),
                 ContactWrite::Update { contact, expected_version } => (&contact.id, *expected_version),
             };
-            let actual = contact_versions.as_ref().and_then(|v| v.get(id)).copied().unwrap_or_else(|| {
-                self.record(id).map_or(0, |r| r.version)
-            });
+            let actual = contact_versions
+                .as_ref()
+                .and_then(|v| v.get(id))
+                .copied()
+                .unwrap_or_else(|| self.record(id).map_or(0, |r| r.version));
             match write {
                 ContactWrite::Insert(_) if actual != 0 => {
                     return Err(RepositoryError::AlreadyExists {
@@ -385,8 +391,10 @@ impl Repository for InMemoryRepository {
         let State { contacts, logs, idempotency, .. } = &mut *guard;
         let not_found = || RepositoryError::NotFound { entity: Entity::Contact, id: contact.to_string() };
         let entry = contacts.get_mut(contact).ok_or_else(not_found)?;
-        let stored = entry.memberships.get(journey).map_or(StoredHistory::unvouched(&[]), |m| {
-            StoredHistory { transitions: &m.history, decided_here: m.decided_here }
+        let found = entry.memberships.position(journey);
+        let stored = found.map_or(StoredHistory::unvouched(&[]), |index| {
+            let membership = &entry.memberships.0[index];
+            StoredHistory { transitions: &membership.history, decided_here: membership.decided_here }
         });
         if stored.transitions.is_empty() && entry.record.is_none() {
             return Err(not_found());
@@ -409,7 +417,8 @@ impl Repository for InMemoryRepository {
             None => logs.entry(journey.clone()).or_default(),
         };
         log.push(&transition);
-        let membership = entry.memberships.get_or_insert(journey);
+        let index = found.unwrap_or_else(|| entry.memberships.insert(journey));
+        let membership = &mut entry.memberships.0[index];
         membership.decided_here = true;
         // Grows as any vector does (room for four from the entry): growing it to fit
         // would copy it on every move.
