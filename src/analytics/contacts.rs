@@ -240,13 +240,16 @@ impl ContactTable {
 }
 
 /// Numbers a log's contacts while it is read, without touching a large table per
-/// row: ids of the first id's shape become their number (a bit in a bitset that
-/// stays in cache), others an index in a hashed table. [`finish`](Self::finish)
-/// turns both into the final [`ContactTable`] and says how to map each key.
+/// row: ids of the first id's shape become their number, others an index in a
+/// hashed table. [`finish`](Self::finish) marks the numbers of all keys in a bitset
+/// (in one pass: marking each as it was read waited on a cache miss, the reader's
+/// buffers crowding the bitset out), turns both into the final [`ContactTable`] and
+/// says how to map each key.
 #[derive(Default)]
 pub(crate) struct ContactKeys {
     shape: Option<Shape>,
-    /// Numbers seen; grows while numbers stay dense, then is frozen.
+    /// Numbers seen, marked by `finish`; grows while numbers stay dense, then is
+    /// frozen.
     seen: Vec<u64>,
     frozen: bool,
     others: ContactTable,
@@ -276,17 +279,25 @@ impl ContactKeys {
                     self.frozen = true;
                 }
             }
-            if let Some(w) = self.seen.get_mut(word) {
-                *w |= 1 << (n % 64);
+            if word < self.seen.len() {
                 return Ok(n as u32);
             }
         }
         Ok(OTHER | self.others.intern(utf8_id(id)?)?.0)
     }
 
-    /// The final table, and a map from keys to its refs.
-    pub(crate) fn finish(self) -> Result<(ContactTable, impl Fn(u32) -> u32), DomainError> {
-        let ContactKeys { shape, seen, others, .. } = self;
+    /// The final table of the contacts of `keys` (every key given out), and a map
+    /// from keys to its refs.
+    pub(crate) fn finish(
+        self,
+        keys: &[u32],
+    ) -> Result<(ContactTable, impl Fn(u32) -> u32 + use<>), DomainError> {
+        let ContactKeys { shape, mut seen, others, .. } = self;
+        for &key in keys.iter().filter(|&&key| key & OTHER == 0) {
+            if let Some(w) = seen.get_mut(key as usize / 64) {
+                *w |= 1 << (key % 64);
+            }
+        }
         let mut table = ContactTable::default();
         let mut before = Vec::with_capacity(seen.len());
         let mut count = 0u32;

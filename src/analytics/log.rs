@@ -476,7 +476,7 @@ impl LogBuilder {
     /// contact's previous transition in the journey entered.
     pub fn finish(self) -> Result<TransitionLog, DomainError> {
         let LogBuilder { journeys, contacts, channels, epoch, mut rows, .. } = self;
-        let (contacts, final_ref) = contacts.finish()?;
+        let (contacts, final_ref) = contacts.finish(&rows.contact)?;
         for key in &mut rows.contact {
             *key = final_ref(*key);
         }
