@@ -259,13 +259,15 @@ impl JourneyLog {
         // `per_level[k]`: members whose level is `k` (0: no step 1).
         let mut per_level = [0u64; MAX_STEPS + 1];
         // `latest[k]`: the latest start of a chain reaching level `k`, valid up to
-        // `level`, and 0 at `level + 1` (so that taking the maximum with it is right
-        // for a new level as for an old one); `latest[0]` is the time of the
-        // transition at hand, where a chain of level 0 starts. The last slot takes
-        // the writes of transitions that extend nothing: a store to a chosen slot,
-        // where a conditional store would be a branch the CPU cannot predict.
+        // `level`, as the member's number above the start's time: a start a previous
+        // member left is below any of this member's, so taking the maximum with it
+        // is right for a new level as for an old one. `latest[0]` is the transition
+        // at hand, where a chain of level 0 starts. The last slot takes the writes
+        // of transitions that extend nothing: a store to a chosen slot, where a
+        // conditional store would be a branch the CPU cannot predict.
         const SCRATCH: usize = MAX_STEPS + 1;
-        let mut latest = [0i64; MAX_STEPS + 2];
+        let mut latest = [0u64; MAX_STEPS + 2];
+        let mut member = 0u64;
         for run in self.runs(scope) {
             let mut level = 0usize;
             let columns = self.at[run.clone()]
@@ -277,17 +279,16 @@ impl JourneyLog {
                 // ends).
                 per_level[level] += u64::from(opens);
                 level = either(opens, 0, level);
-                latest[level + 1] = 0;
-                let t = i64::from(t);
-                latest[0] = t;
+                member += u64::from(opens);
+                latest[0] = member << 32 | u64::from(t);
                 let mut m = table.get(usize::from(stage) * 4 + usize::from(source)).copied().unwrap_or(0);
                 loop {
                     let k = (u32::BITS - 1).saturating_sub(m.leading_zeros()) as usize % MAX_STEPS;
                     let (from, to) = (latest[k], latest[k + 1]);
-                    let extends = (m != 0) & (k <= level) & (t - from <= spec.window);
+                    let since = i64::from(t) - i64::from(from as u32);
+                    let extends = (m != 0) & (k <= level) & (since <= spec.window);
                     latest[either(extends, k + 1, SCRATCH)] = from.max(to);
                     level = level.max((k + 1) * usize::from(extends));
-                    latest[level + 1] = 0;
                     m &= !(1 << k);
                     if m == 0 {
                         break;
