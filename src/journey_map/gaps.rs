@@ -187,8 +187,6 @@ impl GapOptions {
 /// Counts of switches (stage, from, to) → follow-up classes, each triple a cell
 /// `(stage × width + from) × width + to`, the width the number of keys (so
 /// `from × width + to` is a switch's [`pair`](super::log::Switches::pair)).
-/// Stage `stages` stands for "not in the journey yet": switches there are counted
-/// without a branch, and [`cells`](Tally::cells) leaves them out.
 /// A cell's index, `(stage × width + from) × width + to`: 64 bits, so 2^16 stages
 /// of 2^16 keys fit on 32-bit targets as well.
 type Cell = u64;
@@ -197,16 +195,16 @@ trait Tally {
     /// The cell layout's width.
     fn width(&self) -> Cell;
     fn add(&mut self, cell: Cell, class: usize);
-    /// Every non-zero (stage, from, to, counts), `stage` below `stages` and keys
-    fn cells(&self, stages: usize) -> Vec<(u16, u16, u16, [u64; 3])>;
+    /// Every non-zero (stage, from, to, counts).
+    fn cells(&self) -> Vec<(u16, u16, u16, [u64; 3])>;
 }
 
-/// The (stage, from, to) of `cell` if it is within the journey and between keys.
-fn decode(cell: Cell, width: Cell, stages: usize) -> Option<(u16, u16, u16)> {
+/// The (stage, from, to) of `cell`.
+fn decode(cell: Cell, width: Cell) -> Option<(u16, u16, u16)> {
     let to = u16::try_from(cell % width).ok()?;
     let from = u16::try_from(cell / width % width).ok()?;
     let stage = u16::try_from(cell / width / width).ok()?;
-    (usize::from(stage) < stages).then_some((stage, from, to))
+    Some((stage, from, to))
 }
 
 /// Counts in an array: for the usual handful of channels, devices and departments.
@@ -227,13 +225,13 @@ impl Tally for Dense {
         self.counts[cell as usize * 3 + class] += 1;
     }
 
-    fn cells(&self, stages: usize) -> Vec<(u16, u16, u16, [u64; 3])> {
+    fn cells(&self) -> Vec<(u16, u16, u16, [u64; 3])> {
         self.counts
             .chunks_exact(3)
             .enumerate()
             .filter(|(_, c)| c.iter().any(|&n| n > 0))
             .filter_map(|(cell, c)| {
-                decode(cell as Cell, self.width, stages).map(|(s, f, t)| (s, f, t, [c[0], c[1], c[2]]))
+                decode(cell as Cell, self.width).map(|(s, f, t)| (s, f, t, [c[0], c[1], c[2]]))
             })
             .collect()
     }
@@ -254,10 +252,10 @@ impl Tally for Sparse {
         self.counts.entry(cell).or_default()[class] += 1;
     }
 
-    fn cells(&self, stages: usize) -> Vec<(u16, u16, u16, [u64; 3])> {
+    fn cells(&self) -> Vec<(u16, u16, u16, [u64; 3])> {
         self.counts
             .iter()
-            .filter_map(|(&cell, &c)| decode(cell, self.width, stages).map(|(s, f, t)| (s, f, t, c)))
+            .filter_map(|(&cell, &c)| decode(cell, self.width).map(|(s, f, t)| (s, f, t, c)))
             .collect()
     }
 }
@@ -273,7 +271,7 @@ const DENSE_CELLS_MAX: usize = 1 << 20;
 
 impl Counts {
     fn new(stages: usize, keys: usize) -> Self {
-        match (stages + 1).checked_mul(keys).and_then(|n| n.checked_mul(keys)) {
+        match stages.checked_mul(keys).and_then(|n| n.checked_mul(keys)) {
             Some(cells) if cells <= DENSE_CELLS_MAX => {
                 Counts::Dense(Dense { width: keys as Cell, counts: vec![0; cells * 3] })
             }
@@ -298,10 +296,10 @@ impl Tally for Counts {
         }
     }
 
-    fn cells(&self, stages: usize) -> Vec<(u16, u16, u16, [u64; 3])> {
+    fn cells(&self) -> Vec<(u16, u16, u16, [u64; 3])> {
         match self {
-            Counts::Dense(d) => d.cells(stages),
-            Counts::Sparse(s) => s.cells(stages),
+            Counts::Dense(d) => d.cells(),
+            Counts::Sparse(s) => s.cells(),
         }
     }
 }
@@ -395,7 +393,7 @@ fn scan<T: Tally>(
         let mut next = 0;
         let mut contact = Contact::new(stages);
         // Each dimension's cell row for the visit's stage.
-        let mut rows = widths.map(|width| stages as Cell * width * width);
+        let mut rows = [0; 3];
         for stay in stays {
             let touchpoints = stay.touchpoints;
             if touchpoints.is_empty() {
@@ -406,6 +404,13 @@ fn scan<T: Tally>(
                 contact.end_visit(&mut stayers);
                 contact.visit = stage;
                 rows = widths.map(|width| stage as Cell * width * width);
+            }
+            if stage == stages {
+                // Before the journey: its switches are not counted, nor its stayers.
+                while next < switched.len() && (switched[next] as usize) < touchpoints.end {
+                    next += 1;
+                }
+                continue;
             }
             // What follows the stay's touchpoints within the window of the move that
             // ends it; the ones before the window stayed.
@@ -538,8 +543,7 @@ fn dimension_report(
     tally: &Counts,
     stayers: &Stayers,
 ) -> DimensionGaps {
-    let stages = log.journey.stage_count();
-    let cells = tally.cells(stages);
+    let cells = tally.cells();
     let stage_same: Vec<FollowUp> = stayers.stages.iter().map(|&c| FollowUp::from_counts(c)).collect();
     let same = FollowUp::from_counts(stayers.overall);
     let mut overall: HashMap<(u16, u16), FollowUp> = HashMap::new();
