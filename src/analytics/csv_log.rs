@@ -12,6 +12,7 @@ use std::io::{self, Read};
 use chrono::DateTime;
 
 use super::log::{LogBuilder, TransitionLog};
+use super::names::Names;
 use crate::error::DomainError;
 use crate::model::journey::Journey;
 use crate::model::transition::SourceKind;
@@ -118,6 +119,7 @@ impl TransitionLog {
         let rows = usize::try_from(size_hint / 60).unwrap_or(0);
         builder.reserve(rows);
         let mut times = TimeParser::default();
+        let kinds = Names::new(SourceKind::ALL.map(SourceKind::as_str));
         loop {
             let line = records.line();
             let Some(found) = records.next()? else { break };
@@ -127,7 +129,7 @@ impl TransitionLog {
             let field = |i: usize| records.field(i);
             let mut row = || -> Result<(), DomainError> {
                 let at = times.parse(field(c_at))?;
-                let source = source_kind(field(c_source))?;
+                let source = source_kind(&kinds, field(c_source))?;
                 let from = Some(field(c_from)).filter(|f| !f.is_empty());
                 let channel = channel_idx.map(field).filter(|c| !c.is_empty());
                 builder.push_bytes(field(c_contact), field(c_journey), from, field(c_to), at, source, channel)
@@ -138,10 +140,10 @@ impl TransitionLog {
     }
 }
 
-/// The source kind named `text`.
+/// The source kind named `text`, found in `kinds` (the names of [`SourceKind::ALL`]).
 #[inline]
-fn source_kind(text: &[u8]) -> Result<SourceKind, DomainError> {
-    SourceKind::ALL.into_iter().find(|k| k.as_str().as_bytes() == text).ok_or_else(|| {
+fn source_kind(kinds: &Names, text: &[u8]) -> Result<SourceKind, DomainError> {
+    kinds.position(text).and_then(|i| SourceKind::ALL.get(i).copied()).ok_or_else(|| {
         DomainError::InvalidValue {
             field: "source",
             value: String::from_utf8_lossy(text).into_owned(),
@@ -236,49 +238,63 @@ impl<R: Read> Records<R> {
 /// day of the previous row (rows in time order share it).
 #[derive(Default)]
 struct TimeParser {
-    date: [u8; 10],
+    /// The previous fast-path row's date text, as one word and two bytes.
+    date: (u64, u16),
     days: Option<i64>,
 }
 
 impl TimeParser {
     /// Seconds since the Unix epoch of an RFC 3339 time.
+    #[inline]
     fn parse(&mut self, text: &[u8]) -> Result<i64, DomainError> {
-        if let Some(t) = self.fast(text) {
-            return Ok(t);
+        match self.fast(text) {
+            Some(t) => Ok(t),
+            None => slow_time(text),
         }
-        let bad = || DomainError::InvalidValue {
-            field: "at",
-            value: String::from_utf8_lossy(text).into_owned(),
-            reason: "is not an RFC 3339 time",
-        };
-        let text = std::str::from_utf8(text).map_err(|_| bad())?;
-        DateTime::parse_from_rfc3339(text).map(|t| t.timestamp()).map_err(|_| bad())
     }
 
     /// Exactly `YYYY-MM-DDTHH:MM:SSZ` with a valid date and time (no leap second);
     /// `None` for anything else.
     #[inline]
     fn fast(&mut self, t: &[u8]) -> Option<i64> {
-        if t.len() != 20 || t[10] != b'T' || t[13] != b':' || t[16] != b':' || t[19] != b'Z' {
+        let t: &[u8; 20] = t.try_into().ok()?;
+        let word = |at: usize| t[at..].first_chunk().map_or(0, |w| u64::from_le_bytes(*w));
+        if t[10] != b'T' || t[19] != b'Z' {
             return None;
         }
+        let date = (word(0), u16::from_le_bytes([t[8], t[9]]));
         let days = match self.days {
-            Some(days) if t[..10] == self.date => days,
+            Some(days) if date == self.date => days,
             _ => {
                 let days = parse_date(&t[..10])?;
-                self.date.copy_from_slice(&t[..10]);
-                self.days = Some(days);
+                (self.date, self.days) = (date, Some(days));
                 days
             }
         };
-        let digit = |i: usize| {
-            let d = t[i].wrapping_sub(b'0');
-            (d < 10).then_some(i64::from(d))
-        };
-        let (hh, mm, ss) =
-            (digit(11)? * 10 + digit(12)?, digit(14)? * 10 + digit(15)?, digit(17)? * 10 + digit(18)?);
+        // `HH:MM:SS` as one word: each digit becomes its value and each colon 0, and
+        // any other byte sets a bit of the high nibbles or of the colons' bytes.
+        let x = word(11) ^ u64::from_le_bytes(*b"00:00:00");
+        const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+        const COLONS: u64 = 0x0000_FF00_00FF_0000;
+        if (x & HIGH) | (x.wrapping_add(0x0606_0606_0606_0606) & HIGH) | (x & COLONS) != 0 {
+            return None;
+        }
+        let pair = |at: u32| ((x >> at) & 0xFF) as i64 * 10 + ((x >> (at + 8)) & 0xFF) as i64;
+        let (hh, mm, ss) = (pair(0), pair(24), pair(48));
         (hh < 24 && mm < 60 && ss < 60).then_some(days * 86_400 + hh * 3600 + mm * 60 + ss)
     }
+}
+
+/// Seconds since the Unix epoch of any RFC 3339 time, by chrono.
+#[cold]
+fn slow_time(text: &[u8]) -> Result<i64, DomainError> {
+    let bad = || DomainError::InvalidValue {
+        field: "at",
+        value: String::from_utf8_lossy(text).into_owned(),
+        reason: "is not an RFC 3339 time",
+    };
+    let text = std::str::from_utf8(text).map_err(|_| bad())?;
+    DateTime::parse_from_rfc3339(text).map(|t| t.timestamp()).map_err(|_| bad())
 }
 
 /// Days since 1970-01-01 of a valid `YYYY-MM-DD`.
@@ -335,5 +351,19 @@ mod tests {
         let plus_one = times.parse(b"2026-01-05T14:04:11+01:00").unwrap();
         assert_eq!(plus_one, times.parse(b"2026-01-05T13:04:11Z").unwrap());
         assert!(times.parse(b"2026-02-30T00:00:00Z").is_err());
+        // Anything else is chrono's to parse or refuse.
+        for other in [
+            "2026-01-05T13:04:1aZ",
+            "2026-01-05T13-04:11Z",
+            "2026-01-05T1/:04:11Z",
+            "2026-01-05T13:60:00Z",
+            "2026-01-05T13:04:\u{7f}1Z",
+            "2026-01-05T13:04:11z",
+            "2026-01-05 13:04:11Z",
+        ] {
+            assert_eq!(times.fast(other.as_bytes()), None, "{other}");
+            let chrono = DateTime::parse_from_rfc3339(other).map(|t| t.timestamp()).ok();
+            assert_eq!(times.parse(other.as_bytes()).ok(), chrono, "{other}");
+        }
     }
 }

@@ -17,6 +17,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 
 use super::contacts::{ContactKeys, ContactRef, ContactTable};
+use super::names::Names;
 use crate::error::DomainError;
 use crate::model::ids::{ChannelKey, ContactId, JourneyId, StageKey};
 use crate::model::journey::Journey;
@@ -289,8 +290,10 @@ impl Meta {
 /// ```
 pub struct LogBuilder {
     journeys: Vec<Journey>,
-    /// Per journey, the names rows are matched against.
-    names: Vec<JourneyNames>,
+    /// The journeys' ids, and per journey its stage keys, that rows are matched
+    /// against.
+    ids: Names,
+    stages: Vec<Names>,
     contacts: ContactKeys,
     channels: Vec<ChannelKey>,
     epoch: Option<i64>,
@@ -308,26 +311,10 @@ fn invalid(field: &'static str, value: impl Into<String>, reason: &'static str) 
     DomainError::InvalidValue { field, value: value.into(), reason }
 }
 
-/// A journey's id and stage keys as bytes, in order: rows are matched against these
-/// without going through the definition.
-struct JourneyNames {
-    id: Box<[u8]>,
-    stages: Vec<Box<[u8]>>,
-}
-
-impl JourneyNames {
-    fn of(journey: &Journey) -> Self {
-        let bytes = |text: &str| Box::<[u8]>::from(text.as_bytes());
-        JourneyNames {
-            id: bytes(journey.id().as_str()),
-            stages: journey.stages().map(|s| bytes(s.key().as_str())).collect(),
-        }
-    }
-}
-
-/// The code of stage `key` of `journey`, by its name's bytes in `stages`.
-fn stage_code(journey: &Journey, stages: &[Box<[u8]>], key: &[u8]) -> Result<u8, DomainError> {
-    stages.iter().position(|s| **s == *key).map(|i| i as u8).ok_or_else(|| DomainError::UnknownStage {
+/// The code of stage `key` of `journey`, by its position in `stages`.
+#[inline]
+fn stage_code(journey: &Journey, stages: &Names, key: &[u8]) -> Result<u8, DomainError> {
+    stages.position(key).map(|i| i as u8).ok_or_else(|| DomainError::UnknownStage {
         journey: journey.id().clone(),
         stage: String::from_utf8_lossy(key).into_owned(),
     })
@@ -347,10 +334,12 @@ impl LogBuilder {
         if let Some(big) = journeys.iter().find(|j| j.stage_count() > MAX_CODES) {
             return Err(invalid("stages", big.id().to_string(), "at most 254 stages per journey"));
         }
-        let names = journeys.iter().map(JourneyNames::of).collect();
+        let ids = Names::new(journeys.iter().map(|j| j.id().as_str()));
+        let stages = journeys.iter().map(|j| Names::new(j.stages().map(|s| s.key().as_str()))).collect();
         Ok(LogBuilder {
             journeys,
-            names,
+            ids,
+            stages,
             contacts: ContactKeys::default(),
             channels: Vec::new(),
             epoch: None,
@@ -427,16 +416,15 @@ impl LogBuilder {
         source: SourceKind,
         channel: Option<&[u8]>,
     ) -> Result<(), DomainError> {
-        let same = |names: &JourneyNames| *names.id == *journey;
-        let j = if self.names.get(self.last_journey).is_some_and(same) {
+        let j = if self.ids.is_at(self.last_journey, journey) {
             self.last_journey
         } else {
-            self.last_journey = self.names.iter().position(same).ok_or_else(|| {
-                DomainError::UnknownJourney { journey: String::from_utf8_lossy(journey).into_owned() }
+            self.last_journey = self.ids.position(journey).ok_or_else(|| DomainError::UnknownJourney {
+                journey: String::from_utf8_lossy(journey).into_owned(),
             })?;
             self.last_journey
         };
-        let (def, stages) = (&self.journeys[j], &self.names[j].stages);
+        let (def, stages) = (&self.journeys[j], &self.stages[j]);
         let to = stage_code(def, stages, to)?;
         let from = from.map_or(Ok(NO_STAGE), |f| stage_code(def, stages, f))?;
         let epoch = *self.epoch.get_or_insert(at - EPOCH_BEFORE_FIRST);

@@ -47,6 +47,7 @@ mod flows;
 mod funnel;
 mod live;
 mod log;
+mod names;
 mod population;
 mod stages;
 
