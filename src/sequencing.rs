@@ -261,17 +261,17 @@ pub fn decide_next(
 /// the last transition instead of replaying every step. A last transition that does
 /// not fit the membership (another contact, journey or version, an unknown stage)
 /// falls back to the replay, which names it.
-pub(crate) fn decide_after(
-    journey: &Journey,
+pub(crate) fn decide_after<'a>(
+    journey: &'a Journey,
     history: &[Transition],
     decided: bool,
-    request: &Move,
-) -> Result<Transition, DomainError> {
+    request: &'a Move,
+) -> Result<Decision<'a>, DomainError> {
     let standing = match decided.then(|| standing_after_decided(journey, &request.contact, history)) {
         Some(Some(standing)) => Some(standing),
         _ => replay_standing(journey, &request.contact, history)?,
     };
-    Ok(decide_from(journey, standing, request)?.to_transition())
+    decide_from(journey, standing, request)
 }
 
 /// Where a membership stands after `history`, read off its last transition if that
@@ -337,6 +337,48 @@ impl<'a> Decision<'a> {
             source: request.source.clone(),
             touchpoint: request.touchpoint.clone(),
             idempotency_key: request.idempotency_key.clone(),
+        }
+    }
+}
+
+/// A [`Decision`] without its borrows, so the caller can give up the request it
+/// answers to the transition: [`into_transition`](Self::into_transition) moves the
+/// request's ids instead of cloning them (each clone and drop of an id is an atomic
+/// reference-count update).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Decided {
+    from: Option<usize>,
+    to: usize,
+    version: u64,
+}
+
+impl Decision<'_> {
+    /// The decision without its borrows.
+    pub(crate) fn decided(&self) -> Decided {
+        Decided { from: self.from, to: self.to, version: self.version }
+    }
+}
+
+impl Decided {
+    /// The transition [`Decision::to_transition`] builds, taking the ids `request`
+    /// owns: `request` is the one decided on in `journey`.
+    pub(crate) fn into_transition(self, journey: &Journey, request: Move) -> Transition {
+        let to = match request.target {
+            // The target resolved to this stage by its key, so the key is the same.
+            Target::Stage(key) => key,
+            Target::EnrollmentStatus(_) => stage_key(journey, self.to).clone(),
+        };
+        Transition {
+            contact: request.contact,
+            journey: journey.id().clone(),
+            version: self.version,
+            from: self.from.map(|index| stage_key(journey, index).clone()),
+            to,
+            occurred_at: request.occurred_at,
+            recorded_at: request.recorded_at,
+            source: request.source,
+            touchpoint: request.touchpoint,
+            idempotency_key: request.idempotency_key,
         }
     }
 }

@@ -482,7 +482,7 @@ pub async fn append_decided_reads_then_commits<R: Repository>(repo: &R) -> Outco
         let moved = repo
             .append_decided(&ada, journey.id(), None, |stored| {
                 seen = Some((stored.transitions.to_vec(), stored.decided_here));
-                next(&ada, stored.transitions, stage, minutes)
+                next(&ada, stored.transitions, stage, minutes).map(|t| (t.clone(), t))
             })
             .await;
         let moved = c.ok(&format!("append_decided of ada to {stage}"), moved)??;
@@ -499,22 +499,28 @@ pub async fn append_decided_reads_then_commits<R: Repository>(repo: &R) -> Outco
         c.ok("commit after append_decided", repo.commit(commit).await)?;
         ada_history.push(committed);
     }
-    let refused = repo.append_decided(&ada, journey.id(), None, |_| Err::<Transition, _>("refused")).await;
+    let refused =
+        repo.append_decided(&ada, journey.id(), None, |_| Err::<(Transition, ()), _>("refused")).await;
     c.equal("a refusal is returned", &c.ok("append_decided refused", refused)?, &Err("refused"))?;
     c.fails_with(
         "append_decided of ghost, not stored",
-        repo.append_decided(&ghost, journey.id(), None, |stored| next(&ghost, stored.transitions, "a", 8))
-            .await,
+        repo.append_decided(&ghost, journey.id(), None, |stored| {
+            next(&ghost, stored.transitions, "a", 8).map(|t| (t, ()))
+        })
+        .await,
         Kind::NotFound(Entity::Contact, "ghost".into()),
     )?;
     let key = c.key("cmd-1")?;
-    let bob_entry =
-        repo.append_decided(&bob, journey.id(), Some(&key), |stored| next(&bob, stored.transitions, "a", 9));
+    let bob_entry = repo.append_decided(&bob, journey.id(), Some(&key), |stored| {
+        next(&bob, stored.transitions, "a", 9).map(|t| (t.clone(), t))
+    });
     let bob_entry = c.ok("append_decided of bob with key cmd-1", bob_entry.await)??;
     c.fails_with(
         "append_decided of ada with key cmd-1 again",
-        repo.append_decided(&ada, journey.id(), Some(&key), |stored| next(&ada, stored.transitions, "b", 10))
-            .await,
+        repo.append_decided(&ada, journey.id(), Some(&key), |stored| {
+            next(&ada, stored.transitions, "b", 10).map(|t| (t, ()))
+        })
+        .await,
         Kind::AlreadyExists(Entity::IdempotencyKey, "cmd-1".into()),
     )?;
     c.equal("history of ada after refusals", &history_of(&ada).await?, &ada_history)?;

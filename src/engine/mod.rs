@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use foldhash::fast::RandomState;
 
 use crate::clock::{Clock, SystemClock};
-use crate::error::{Entity, Error, RepositoryError};
+use crate::error::{DomainError, Entity, Error, RepositoryError};
 use crate::model::contact::{Contact, EnrollmentStatus};
 use crate::model::ids::{ContactId, JourneyId, StageKey};
 use crate::model::journey::Journey;
@@ -202,7 +202,7 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
     /// transition for this membership and appends nothing.
     ///
     /// # Errors
-    /// A [`DomainError`](crate::DomainError) from sequencing; `NotFound` for an unknown
+    /// A [`DomainError`] from sequencing; `NotFound` for an unknown
     /// journey or contact; `Conflict` if every attempt lost a race; `AlreadyExists` if
     /// the idempotency key was used for another membership.
     pub async fn apply_move(&self, journey: &JourneyId, request: Move) -> Result<Transition, Error> {
@@ -232,11 +232,13 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
                     if when == When::Now {
                         request.occurred_at = request.recorded_at;
                     }
-                    decide_after(&journey, stored.transitions, stored.decided_here, &request)
+                    let decision = decide_after(&journey, stored.transitions, stored.decided_here, &request)?;
+                    Ok::<_, DomainError>((decision.to_transition(), decision.decided()))
                 })
                 .await;
             match decided {
-                Ok(decision) => return Ok(decision?),
+                // The stored transition's copy for the caller takes the request's ids.
+                Ok(decided) => return Ok(decided?.into_transition(&journey, request)),
                 Err(e) if attempt < self.max_attempts && is_retryable(&e) => attempt += 1,
                 Err(e) => return Err(e.into()),
             }

@@ -376,16 +376,17 @@ impl Repository for InMemoryRepository {
     /// never `Conflict`. Vouches for a history whose last transition it appended this
     /// way ([`StoredHistory::decided_here`]); a `commit` to the membership withdraws
     /// that.
-    async fn append_decided<E, F>(
+    async fn append_decided<T, E, F>(
         &self,
         contact: &ContactId,
         journey: &JourneyId,
         idempotency_key: Option<&IdempotencyKey>,
         decide: F,
-    ) -> Result<Result<Transition, E>, RepositoryError>
+    ) -> Result<Result<T, E>, RepositoryError>
     where
+        T: Send,
         E: Send,
-        F: FnOnce(StoredHistory<'_>) -> Result<Transition, E> + Send,
+        F: FnOnce(StoredHistory<'_>) -> Result<(Transition, T), E> + Send,
     {
         let mut guard = self.lock();
         let State { contacts, logs, idempotency, .. } = &mut *guard;
@@ -399,8 +400,8 @@ impl Repository for InMemoryRepository {
         if stored.transitions.is_empty() && entry.record.is_none() {
             return Err(not_found());
         }
-        let transition = match decide(stored) {
-            Ok(transition) => transition,
+        let (transition, value) = match decide(stored) {
+            Ok(decided) => decided,
             Err(refused) => return Ok(Err(refused)),
         };
         if let Some(key) = idempotency_key {
@@ -422,8 +423,8 @@ impl Repository for InMemoryRepository {
         membership.decided_here = true;
         // Grows as any vector does (room for four from the entry): growing it to fit
         // would copy it on every move.
-        membership.history.push(transition.clone());
-        Ok(Ok(transition))
+        membership.history.push(transition);
+        Ok(Ok(value))
     }
 
     async fn contact_journeys(&self, contact: &ContactId) -> Result<Vec<JourneyId>, RepositoryError> {

@@ -249,8 +249,10 @@ pub trait Repository: Send + Sync {
     fn commit(&self, commit: Commit) -> impl Future<Output = Result<(), RepositoryError>> + Send;
 
     /// Runs `decide` over a membership's history and, if it returns a transition (the
-    /// membership's next one, decided against the whole history shown), appends it
-    /// with `idempotency_key`; returns what `decide` returned. How the engine moves a
+    /// membership's next one, decided against the whole history shown) and a value,
+    /// appends the transition with `idempotency_key` and returns the value; returns a
+    /// refusal as `decide` returned it. The transition is stored, not copied back: a
+    /// caller that needs it again returns what it needs as the value. How the engine moves a
     /// contact: a backend that holds the histories in memory does it under one lock,
     /// and may vouch for histories built this way ([`StoredHistory`]). The default
     /// reads the history with [`read_history`](Self::read_history), vouching for
@@ -260,16 +262,17 @@ pub trait Repository: Send + Sync {
     /// # Errors
     /// `NotFound` for a contact that is not stored and has no history here; else as
     /// [`commit`](Self::commit) (`Conflict` when another writer appended first).
-    fn append_decided<E, F>(
+    fn append_decided<T, E, F>(
         &self,
         contact: &ContactId,
         journey: &JourneyId,
         idempotency_key: Option<&IdempotencyKey>,
         decide: F,
-    ) -> impl Future<Output = Result<Result<Transition, E>, RepositoryError>> + Send
+    ) -> impl Future<Output = Result<Result<T, E>, RepositoryError>> + Send
     where
+        T: Send,
         E: Send,
-        F: FnOnce(StoredHistory<'_>) -> Result<Transition, E> + Send,
+        F: FnOnce(StoredHistory<'_>) -> Result<(Transition, T), E> + Send,
     {
         async move {
             let read =
@@ -278,15 +281,14 @@ pub trait Repository: Send + Sync {
             if version == 0 && !self.contact_exists(contact).await? {
                 return Err(RepositoryError::NotFound { entity: Entity::Contact, id: contact.to_string() });
             }
-            let transition = match decided {
-                Ok(transition) => transition,
+            let (transition, value) = match decided {
+                Ok(decided) => decided,
                 Err(refused) => return Ok(Err(refused)),
             };
-            let mut commit =
-                Commit::append(contact.clone(), journey.clone(), version, vec![transition.clone()]);
+            let mut commit = Commit::append(contact.clone(), journey.clone(), version, vec![transition]);
             commit.idempotency_key = idempotency_key.cloned();
             self.commit(commit).await?;
-            Ok(Ok(transition))
+            Ok(Ok(value))
         }
     }
 
