@@ -524,9 +524,11 @@ impl Grouped {
             parts.meta[*q] = rows.meta[i];
             *q += 1;
         }
-        drop(rows);
+        // Each run's rows move within the run's own range, so the pushed columns,
+        // read already, take the result (no fresh pages to fault in).
+        let Rows { mut at, mut meta, contact, journey } = rows;
+        drop((contact, journey));
         let mut cursor = vec![0u32; slots];
-        let (mut at, mut meta) = (vec![0u32; n], vec![0u32; n]);
         let mut start = 0;
         for (part, &end) in part_ends.iter().enumerate() {
             let base = part << shift;
@@ -574,19 +576,17 @@ impl Grouped {
             last: 0,
             earliest: if n == 0 { 0 } else { u32::MAX },
             at: self.at[first as usize..last as usize].to_vec(),
-            stage: Vec::with_capacity(n),
-            source: Vec::with_capacity(n),
-            channel: Vec::with_capacity(n),
+            stage: Vec::new(),
+            source: Vec::new(),
+            channel: Vec::new(),
             opens: vec![false; n],
         };
-        let mut from = Vec::with_capacity(n);
-        for &packed in &self.meta[first as usize..last as usize] {
-            let m = Meta(packed);
-            log.stage.push(m.to());
-            log.source.push(m.source());
-            log.channel.push(m.channel());
-            from.push(m.from());
-        }
+        // One column at a time: each loop is a simple map the compiler vectorises.
+        let meta = &self.meta[first as usize..last as usize];
+        let column = |code: fn(Meta) -> u8| meta.iter().map(|&m| code(Meta(m))).collect::<Vec<u8>>();
+        (log.stage, log.source, log.channel) =
+            (column(Meta::to), column(Meta::source), column(Meta::channel));
+        let from = column(Meta::from);
         let mut start = 0u32;
         for (c, &end) in ends.iter().enumerate() {
             let end = end - first;
