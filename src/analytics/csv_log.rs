@@ -104,7 +104,14 @@ impl TransitionLog {
     ) -> Result<Self, LoadError> {
         let mut records = Records::new(reader);
         let header: Vec<Vec<u8>> = match records.next()? {
-            Some(n) => (0..n).map(|i| records.field(i).to_vec()).collect(),
+            Some(n) => {
+                let (text, ends) = records.record(n);
+                let starts = std::iter::once(0).chain(ends.iter().copied());
+                starts
+                    .zip(ends)
+                    .map(|(start, &end)| text.get(start..end).unwrap_or_default().to_vec())
+                    .collect()
+            }
             None => Vec::new(),
         };
         let find = |name: &'static str| header.iter().position(|h| h == name.as_bytes());
@@ -126,7 +133,11 @@ impl TransitionLog {
             if found != header.len() {
                 return Err(LoadError::FieldCount { line, expected: header.len(), found });
             }
-            let field = |i: usize| records.field(i);
+            let (text, ends) = records.record(found);
+            let field = |i: usize| {
+                let start = i.checked_sub(1).and_then(|j| ends.get(j)).map_or(0, |&e| e);
+                ends.get(i).and_then(|&end| text.get(start..end)).unwrap_or_default()
+            };
             let mut row = || -> Result<(), DomainError> {
                 let at = times.parse(field(c_at))?;
                 let source = source_kind(&kinds, field(c_source))?;
@@ -220,12 +231,10 @@ impl<R: Read> Records<R> {
         Ok(())
     }
 
-    /// Field `i` of the current record.
+    /// The text of the current record's `n` fields, and where each ends in it.
     #[inline]
-    fn field(&self, i: usize) -> &[u8] {
-        let end = |j: usize| self.ends.get(j).copied().unwrap_or(0);
-        let start = i.checked_sub(1).map_or(0, end);
-        self.fields.get(start..end(i)).unwrap_or_default()
+    fn record(&self, n: usize) -> (&[u8], &[usize]) {
+        (&self.fields, self.ends.get(..n).unwrap_or_default())
     }
 
     /// The line the parser is at (where the next record starts).
