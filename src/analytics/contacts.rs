@@ -336,19 +336,19 @@ impl ContactKeys {
             // was a tenth of this pass).
             let mut text = Vec::with_capacity(count as usize * (shape.prefix.len() + shape.width));
             table.ends.reserve(count as usize + others.len());
-            let mut digits = [b'0'; 9];
-            let digits = &mut digits[..shape.width];
+            // One id at a time: the prefix stays, the digits are rewritten.
+            let mut id = shape.prefix.as_bytes().to_vec();
+            id.resize(shape.prefix.len() + shape.width, b'0');
             for (word, &w) in seen.iter().enumerate() {
                 let mut bits = w;
                 while bits != 0 {
                     let mut n = word * 64 + bits.trailing_zeros() as usize;
                     bits &= bits - 1;
-                    for d in digits.iter_mut().rev() {
+                    for d in id[shape.prefix.len()..].iter_mut().rev() {
                         *d = b'0' + (n % 10) as u8;
                         n /= 10;
                     }
-                    text.extend_from_slice(shape.prefix.as_bytes());
-                    text.extend_from_slice(digits);
+                    text.extend_from_slice(&id);
                     let end = u32::try_from(text.len()).map_err(|_| DomainError::InvalidValue {
                         field: "contacts",
                         value: count.to_string(),
