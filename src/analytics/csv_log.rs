@@ -194,6 +194,7 @@ impl<R: Read> Records<R> {
     }
 
     /// Reads the next record: its number of fields, or `None` at the end.
+    #[inline]
     fn next(&mut self) -> Result<Option<usize>, LoadError> {
         use csv_core::ReadRecordResult::{End, InputEmpty, OutputEndsFull, OutputFull, Record};
         let (mut written, mut ended) = (0, 0);
