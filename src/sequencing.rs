@@ -335,7 +335,7 @@ impl<'a> Decision<'a> {
             occurred_at: request.occurred_at,
             recorded_at: request.recorded_at,
             source: request.source.clone(),
-            touchpoint: request.touchpoint.clone(),
+            touchpoint: request.touchpoint.clone().map(Box::new),
             idempotency_key: request.idempotency_key.clone(),
         }
     }
@@ -377,7 +377,7 @@ impl Decided {
             occurred_at: request.occurred_at,
             recorded_at: request.recorded_at,
             source: request.source,
-            touchpoint: request.touchpoint,
+            touchpoint: request.touchpoint.map(Box::new),
             idempotency_key: request.idempotency_key,
         }
     }

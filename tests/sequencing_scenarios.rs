@@ -230,7 +230,7 @@ fn a_transition_records_its_provenance_and_touchpoint() {
     assert_eq!(t.source, request.source);
     assert_eq!(t.recorded_at, request.recorded_at);
     assert_eq!(t.occurred_at, request.occurred_at);
-    assert_eq!(t.touchpoint, request.touchpoint);
+    assert_eq!(t.touchpoint.as_deref(), request.touchpoint.as_ref());
     assert_eq!(t.idempotency_key, request.idempotency_key);
 }
 

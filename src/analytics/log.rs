@@ -369,7 +369,7 @@ impl LogBuilder {
             t.to.as_str(),
             t.occurred_at.timestamp(),
             source_kind(&t.source),
-            t.touchpoint.as_ref().map(|tp| tp.channel.as_str()),
+            t.touchpoint.as_deref().map(|tp| tp.channel.as_str()),
         )
     }
 

@@ -45,7 +45,7 @@ impl<W: Write> CsvExport<W> {
     /// As [`new`](Self::new).
     pub fn write(&mut self, t: &Transition) -> Result<(), ImportError> {
         let at = t.occurred_at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
-        let touchpoint = t.touchpoint.as_ref();
+        let touchpoint = t.touchpoint.as_deref();
         self.writer
             .write_record([
                 t.contact.as_str(),

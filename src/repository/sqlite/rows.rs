@@ -81,7 +81,7 @@ pub(super) fn transition_params(t: &Transition) -> Result<[Box<dyn ToSql + '_>; 
         Source::Manual { actor } => (actor.as_str(), None, None),
         Source::System { reason } => (reason.as_str(), None, None),
     };
-    let touchpoint = t.touchpoint.as_ref();
+    let touchpoint = t.touchpoint.as_deref();
     Ok([
         Box::new(t.contact.as_str()),
         Box::new(t.journey.as_str()),
@@ -180,11 +180,11 @@ impl StoredTransition {
         };
         let touchpoint = match (self.channel, self.interaction, self.note) {
             (None, None, None) => None,
-            (Some(channel), interaction, note) => Some(TouchpointInfo {
+            (Some(channel), interaction, note) => Some(Box::new(TouchpointInfo {
                 channel: ChannelKey::new(channel).map_err(text)?,
                 interaction: interaction.map(InteractionKey::new).transpose().map_err(text)?,
                 note: note.map(Note::new).transpose().map_err(text)?,
-            }),
+            })),
             (None, _, _) => return Err("a touchpoint interaction or note without a channel".to_owned()),
         };
         Ok(Transition {
