@@ -586,7 +586,6 @@ impl Grouped {
         let column = |code: fn(Meta) -> u8| meta.iter().map(|&m| code(Meta(m))).collect::<Vec<u8>>();
         (log.stage, log.source, log.channel) =
             (column(Meta::to), column(Meta::source), column(Meta::channel));
-        let from = column(Meta::from);
         let mut start = 0u32;
         for (c, &end) in ends.iter().enumerate() {
             let end = end - first;
@@ -599,45 +598,76 @@ impl Grouped {
         log.starts.push(n as u32);
         log.contact.shrink_to_fit();
         log.starts.shrink_to_fit();
-        log.entered_from.reserve_exact(log.contact.len());
-        check_groups(log, from, contacts)
+        for &s in &log.starts[..log.contact.len()] {
+            log.opens[s as usize] = true;
+        }
+        // Rows pushed in time order (a file written in time order) leave every group
+        // sorted, and the `from` stages are read from the packed column; only a log
+        // with a group out of order gets a `from` column to sort along.
+        let in_order = log
+            .at
+            .windows(2)
+            .zip(log.opens.iter().skip(1))
+            .fold(true, |ok, (w, &open)| ok & (open | (w[0] <= w[1])));
+        if in_order {
+            check_from(log, meta, |m| Meta(m).from(), contacts)
+        } else {
+            let mut from = column(Meta::from);
+            sort_groups(&mut log, &mut from);
+            check_from(log, &from, |f| f, contacts)
+        }
     }
 }
 
-/// Puts each group of `log` in time order (keeping push order among equal times)
-/// and checks that each transition's `from` is the stage before it.
-fn check_groups(
-    mut log: JourneyLog,
-    mut from: Vec<u8>,
-    contacts: &ContactTable,
-) -> Result<JourneyLog, DomainError> {
+/// Puts each group of `log` in time order, keeping push order among equal times.
+fn sort_groups(log: &mut JourneyLog, from: &mut [u8]) {
     for g in 0..log.contact.len() {
         let (start, end) = (log.starts[g] as usize, log.starts[g + 1] as usize);
         if log.at[start..end].windows(2).any(|w| w[0] > w[1]) {
-            sort_group(&mut log, &mut from, start, end);
-        }
-        log.entered_from.push(from[start]);
-        log.opens[start] = true;
-        log.last = log.last.max(log.at[end - 1]);
-        log.earliest = log.earliest.min(log.at[start]);
-        if let Some(i) = (start + 1..end).find(|&i| from[i] != log.stage[i - 1]) {
-            let name = |code: u8| {
-                log.journey.stage_at(usize::from(code)).map_or("(none)".to_owned(), |s| s.key().to_string())
-            };
-            let contact = ContactId::new(contacts.name(ContactRef(log.contact[g])))?;
-            return Err(DomainError::InvalidHistory {
-                contact,
-                journey: JourneyId::clone(log.journey.id()),
-                version: (i - start + 1) as u64,
-                cause: Box::new(DomainError::HistoryMismatch {
-                    field: "from",
-                    expected: name(log.stage[i - 1]),
-                    actual: name(from[i]),
-                }),
-            });
+            sort_group(log, from, start, end);
         }
     }
-    Ok(log)
+}
+
+/// Checks that each transition's `from` (`code` of its entry in `from`) is the stage
+/// before it in its group, by one flat pass over the columns, and notes each
+/// member's first `from` and the log's time span.
+fn check_from<T: Copy>(
+    mut log: JourneyLog,
+    from: &[T],
+    code: impl Fn(T) -> u8,
+    contacts: &ContactTable,
+) -> Result<JourneyLog, DomainError> {
+    let members = log.contact.len();
+    log.entered_from = log.starts[..members].iter().map(|&s| code(from[s as usize])).collect();
+    log.last = log.at.iter().copied().max().unwrap_or(0);
+    log.earliest = log.at.iter().copied().min().unwrap_or(0);
+    // Row i (but the first) against the stage before it: a flat pass the compiler
+    // vectorises; the failing row is looked for only when there is one.
+    let rows = || from.iter().zip(&log.opens).skip(1).zip(&log.stage);
+    let follows = |((&f, &open), &before): ((&T, &bool), &u8)| open | (code(f) == before);
+    if rows().fold(true, |ok, row| ok & follows(row)) {
+        return Ok(log);
+    }
+    let Some(i) = rows().position(|row| !follows(row)).map(|p| p + 1) else {
+        return Ok(log);
+    };
+    let g = log.starts.partition_point(|&s| s as usize <= i) - 1;
+    let start = log.starts[g] as usize;
+    let name = |code: u8| {
+        log.journey.stage_at(usize::from(code)).map_or("(none)".to_owned(), |s| s.key().to_string())
+    };
+    let contact = ContactId::new(contacts.name(ContactRef(log.contact[g])))?;
+    Err(DomainError::InvalidHistory {
+        contact,
+        journey: JourneyId::clone(log.journey.id()),
+        version: (i - start + 1) as u64,
+        cause: Box::new(DomainError::HistoryMismatch {
+            field: "from",
+            expected: name(log.stage[i - 1]),
+            actual: name(code(from[i])),
+        }),
+    })
 }
 
 /// Puts one group in time order, keeping push order among equal times.
@@ -652,4 +682,57 @@ fn sort_group(log: &mut JourneyLog, from: &mut [u8], start: usize, end: usize) {
     log.source[start..end].copy_from_slice(&source);
     log.channel[start..end].copy_from_slice(&channel);
     from[start..end].copy_from_slice(&fr);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::journey::{SequencePolicy, Stage};
+
+    fn builder() -> LogBuilder {
+        let stages = ["lead", "demo", "trial"].map(|k| Stage::new(k, k).unwrap());
+        let referral = Journey::new("referral", "Referral", SequencePolicy::AnyOrder, stages).unwrap();
+        LogBuilder::new([referral]).unwrap()
+    }
+
+    /// Pushes `(contact, from, to, at)` rows and finishes the log.
+    fn build(rows: &[(&str, Option<&str>, &str, i64)]) -> Result<TransitionLog, DomainError> {
+        let mut b = builder();
+        for &(contact, from, to, at) in rows {
+            b.push_row(contact, "referral", from, to, at, SourceKind::Manual, None)?;
+        }
+        b.finish()
+    }
+
+    fn mismatch(err: DomainError) -> (String, u64, String, String) {
+        match err {
+            DomainError::InvalidHistory { contact, version, cause, .. } => match *cause {
+                DomainError::HistoryMismatch { expected, actual, .. } => {
+                    (contact.to_string(), version, expected, actual)
+                }
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn from_stages_are_checked_in_and_out_of_push_order() {
+        // In push order: b's second transition left demo, but b was in lead.
+        let rows = [("a", None, "lead", 10), ("b", None, "lead", 11), ("b", Some("demo"), "trial", 12)];
+        assert_eq!(mismatch(build(&rows).unwrap_err()), ("b".into(), 2, "lead".into(), "demo".into()));
+        // Pushed out of time order, valid once sorted.
+        let rows = [("a", Some("lead"), "demo", 20), ("a", None, "lead", 10), ("b", None, "lead", 5)];
+        let log = build(&rows).unwrap();
+        let referral = log.journey("referral").unwrap();
+        let at: Vec<i64> = referral.at.iter().map(|&t| referral.epoch + i64::from(t)).collect();
+        assert_eq!((at, referral.stage.clone()), (vec![10, 20, 5], vec![0, 1, 0]));
+        assert_eq!(
+            (referral.entered_from.clone(), referral.opens.clone()),
+            (vec![NO_STAGE; 2], vec![true, false, true])
+        );
+        // Out of time order and broken once sorted.
+        let rows = [("a", Some("demo"), "trial", 20), ("a", None, "lead", 10)];
+        assert_eq!(mismatch(build(&rows).unwrap_err()), ("a".into(), 2, "lead".into(), "demo".into()));
+    }
 }
