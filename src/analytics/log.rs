@@ -470,10 +470,15 @@ impl LogBuilder {
         }
         let epoch = epoch.unwrap_or(0);
         let last_at = rows.at.iter().copied().max();
-        let grouped = Grouped::new(rows, journeys.len(), contacts.len());
+        let mut grouped = Grouped::new(rows, journeys.len(), contacts.len());
+        // Each journey's times are split off the end of the grouped column, so the
+        // first journey keeps that column rather than a copy.
+        let mut times: Vec<Vec<u32>> =
+            (1..journeys.len()).rev().map(|j| grouped.at.split_off(grouped.first(j))).collect();
+        times.push(std::mem::take(&mut grouped.at));
         let mut logs = Vec::with_capacity(journeys.len());
-        for (j, journey) in journeys.into_iter().enumerate() {
-            logs.push(grouped.journey(j, journey, epoch, &contacts)?);
+        for ((j, journey), at) in journeys.into_iter().enumerate().zip(times.into_iter().rev()) {
+            logs.push(grouped.journey(j, journey, at, epoch, &contacts)?);
         }
         Ok(TransitionLog { contacts, channels, journeys: logs, epoch, last_at })
     }
@@ -555,18 +560,26 @@ impl Grouped {
         Grouped { contacts, ends: cursor, at, meta }
     }
 
-    /// Journey `j`'s log, its groups put in time order and checked.
+    /// Where journey `j`'s rows start in `at` and `meta`.
+    fn first(&self, j: usize) -> usize {
+        j.checked_sub(1).map_or(0, |_| self.ends[j * self.contacts - 1] as usize)
+    }
+
+    /// Journey `j`'s log, with `at` its part of the grouped times, its groups put in
+    /// time order and checked.
     fn journey(
         &self,
         j: usize,
         journey: Journey,
+        mut at: Vec<u32>,
         epoch: i64,
         contacts: &ContactTable,
     ) -> Result<JourneyLog, DomainError> {
         let ends = &self.ends[j * self.contacts..(j + 1) * self.contacts];
-        let first = j.checked_sub(1).map_or(0, |_| self.ends[j * self.contacts - 1]);
+        let first = self.first(j) as u32;
         let last = ends.last().copied().unwrap_or(first);
         let n = (last - first) as usize;
+        at.shrink_to_fit();
         let mut log = JourneyLog {
             journey,
             epoch,
@@ -574,8 +587,8 @@ impl Grouped {
             starts: Vec::new(),
             entered_from: Vec::new(),
             last: 0,
-            earliest: if n == 0 { 0 } else { u32::MAX },
-            at: self.at[first as usize..last as usize].to_vec(),
+            earliest: 0,
+            at,
             stage: Vec::new(),
             source: Vec::new(),
             channel: Vec::new(),
