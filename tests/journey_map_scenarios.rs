@@ -505,3 +505,40 @@ fn many_channels_are_counted_in_a_map_rather_than_an_array() {
     assert_eq!((channel.switch_count, channel.same.total()), (599, 0));
     assert_eq!((channel.stages[0].same.total(), channel.switches.len()), (0, 599));
 }
+
+#[test]
+fn the_journey_map_counts_logs_with_thousands_of_key_combinations() {
+    // 70 channels × 60 interaction types, every pair once, half with an outcome and
+    // every third with a sentiment: more distinct combinations than the map tallies
+    // one by one, so the rest are counted key by key.
+    let journey = referral();
+    let transitions = walk(&journey, "ada", &[("lead", 0)]);
+    let touchpoints: Vec<Touchpoint> = (0..70 * 60)
+        .map(|i| {
+            let name = format!("t{i}");
+            let (channel, interaction) = (format!("c{}", i / 60), format!("i{}", i % 60));
+            tp(Tp {
+                id: &name,
+                contact: "ada",
+                minutes: 1,
+                channel: &channel,
+                interaction: &interaction,
+                outcome: (i % 2 == 0).then_some("won"),
+                sentiment: (i % 3 == 0).then_some(0.5),
+                device: None,
+                department: None,
+            })
+        })
+        .collect();
+    let log = InteractionLog::new(&journey, &transitions, &touchpoints).unwrap();
+    let map = JourneyMap::compute(&log, Scope::all(), &MapOptions::default());
+    let lead = stage(&map, "lead");
+    assert_eq!(lead.touchpoints, 4200);
+    assert_eq!(lead.by_channel.len(), 70);
+    assert!(lead.by_channel.iter().all(|s| s.count == 60));
+    assert_eq!(lead.by_interaction.len(), 60);
+    assert!(lead.by_interaction.iter().all(|s| s.count == 70));
+    assert_eq!(counts(&lead.top_outcomes), pairs(&[("won", 2100)]));
+    assert_eq!(lead.sentiment_count, 1400);
+    assert_eq!(lead.mean_sentiment, Some(0.5));
+}

@@ -98,6 +98,7 @@ pub struct InteractionLog {
     pub(super) tr_start: Vec<u32>,
     pub(super) tp: TouchpointColumns,
     pub(super) switches: Switches,
+    pub(super) combinations: Combinations,
     /// When each transition happened, in milliseconds since the Unix epoch.
     pub(super) tr_at: Vec<i64>,
     /// The stage each transition entered.
@@ -149,6 +150,72 @@ pub(super) struct Switches {
     /// The key switched from and the key switched to, as `from × keys + to` for the
     /// dimension's number of keys: the gap report adds it to its stage's offset.
     pub(super) pair: Vec<u32>,
+}
+
+/// The distinct (channel, interaction type, outcome, sentiment measured) combinations
+/// of the touchpoints, so the journey map counts one cell per touchpoint and expands
+/// the combinations' counts into its per-key counts once at the end.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Combinations {
+    /// Per touchpoint, its combination's index, or [`UNLISTED`] when its combination
+    /// is not listed (the map then counts the touchpoint key by key).
+    pub(super) of: Vec<u16>,
+    /// Per combination, the channel.
+    pub(super) channel: Vec<u16>,
+    /// Per combination, the interaction type.
+    pub(super) interaction: Vec<u16>,
+    /// Per combination, the outcome ([`NONE`] for none).
+    pub(super) outcome: Vec<u16>,
+    /// Per combination, whether the sentiment was measured.
+    pub(super) measured: Vec<bool>,
+}
+
+/// [`Combinations::of`]: the combination is not listed. At most this many are, which
+/// bounds the map's counts at this many cells per stage.
+pub(super) const UNLISTED: u16 = 4096;
+
+/// Combinations are only looked for when a table indexed by every possible one has at
+/// most this many cells; beyond, no combination is listed.
+const COMBINATION_SPACE: usize = 1 << 20;
+
+impl Combinations {
+    /// Lists the combinations of `tp` in order of first appearance, up to
+    /// [`UNLISTED`]; `interactions` and `outcomes` are the numbers of keys.
+    fn find(tp: &TouchpointColumns, interactions: usize, outcomes: usize) -> Combinations {
+        let mut found = Combinations { of: vec![UNLISTED; tp.channel.len()], ..Combinations::default() };
+        // Outcome "none" takes the index `outcomes`.
+        let space = tp.channel.iter().map(|&c| usize::from(c) + 1).max().unwrap_or(0)
+            * interactions
+            * (outcomes + 1)
+            * 2;
+        if space > COMBINATION_SPACE {
+            return found;
+        }
+        let mut index = vec![UNLISTED; space];
+        for (i, of) in found.of.iter_mut().enumerate() {
+            let measured = tp.flags[i] & MEASURED != 0;
+            let outcome = usize::from(tp.outcome[i]).min(outcomes);
+            let cell = ((usize::from(tp.channel[i]) * interactions + usize::from(tp.interaction[i]))
+                * (outcomes + 1)
+                + outcome)
+                * 2
+                + usize::from(measured);
+            if index[cell] == UNLISTED && found.channel.len() < usize::from(UNLISTED) {
+                index[cell] = found.channel.len() as u16;
+                found.channel.push(tp.channel[i]);
+                found.interaction.push(tp.interaction[i]);
+                found.outcome.push(tp.outcome[i]);
+                found.measured.push(measured);
+            }
+            *of = index[cell];
+        }
+        found
+    }
+
+    /// How many combinations are listed.
+    pub(super) fn len(&self) -> usize {
+        self.channel.len()
+    }
 }
 
 /// [`TouchpointColumns::flags`]: the sentiment was measured.
@@ -267,6 +334,7 @@ impl InteractionLog {
                 tr_start: Vec::new(),
                 tp: TouchpointColumns::default(),
                 switches: Switches::default(),
+                combinations: Combinations::default(),
                 tr_at: Vec::new(),
                 tr_to: Vec::new(),
                 tr_split: Vec::new(),
@@ -485,6 +553,7 @@ impl InteractionLogBuilder {
         log.tr_to = tr_order.iter().map(|&i| log.tr_to[i as usize]).collect();
         let key_counts = [log.channels.len(), log.devices.len(), log.departments.len()];
         log.switches = log.tp.find_switches(&tp_start, key_counts);
+        log.combinations = Combinations::find(&log.tp, log.interactions.len(), log.outcomes.len());
         log.tr_split = split_touchpoints(&log.tp.at, &tp_start, &log.tr_at, &tr_start);
         log.tp_start = tp_start;
         log.tr_start = tr_start;

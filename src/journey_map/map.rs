@@ -183,7 +183,12 @@ fn count(log: &InteractionLog, scope: &Scope<'_>) -> Counters {
         contacts: 0,
         touchpoints: 0,
     };
-    let tp = &log.tp;
+    let (tp, combinations) = (&log.tp, &log.combinations);
+    // Per row, the touchpoints by combination: one cell per touchpoint, expanded
+    // into `by_key` (and the sentiment counts) at the end. A log holds fewer than
+    // 2^32 touchpoints, so 32-bit cells do not overflow and take half the cache.
+    let listed = combinations.len();
+    let mut by_combination = vec![0u32; rows * listed];
     for c in 0..log.contacts.len() {
         let Some(stays) = log.stays(c, scope) else { continue };
         if stays.is_empty() {
@@ -191,35 +196,30 @@ fn count(log: &InteractionLog, scope: &Scope<'_>) -> Counters {
         }
         k.contacts += 1;
         let mark = c as u32 + 1;
-        let visible = stays.visible.clone();
-        k.touchpoints += visible.len() as u64;
-        // The contact's touchpoints, a stay at a time.
-        let mut touchpoints = tp.channel[visible.clone()]
-            .iter()
-            .zip(&tp.interaction[visible.clone()])
-            .zip(&tp.outcome[visible.clone()])
-            .zip(&tp.sentiment[visible.clone()])
-            .zip(&tp.flags[visible]);
+        k.touchpoints += stays.visible.len() as u64;
         for stay in stays {
             // The counters' row for the stage (the last row before entry).
             let row = usize::from(stay.stage).min(stages);
-            let by_key = &mut k.by_key[row * width..(row + 1) * width];
-            // Sentiment adds up in registers and goes to the row at the end of the stay.
-            let (mut sum, mut measured) = (0.0, 0);
-            let mut last_channel = channels;
-            for ((((&channel, &interaction), &outcome), &sentiment), &flags) in
-                touchpoints.by_ref().take(stay.touchpoints.len())
-            {
-                last_channel = usize::from(channel);
-                by_key[last_channel] += 1;
-                by_key[channels + usize::from(interaction)] += 1;
-                by_key[channels + interactions + usize::from(outcome).min(outcomes)] += 1;
+            let tally = &mut by_combination[row * listed..(row + 1) * listed];
+            // Sentiment adds up in a register and goes to the row at the end of the stay.
+            let mut sum = 0.0;
+            let during = stay.touchpoints.clone();
+            let of = combinations.of[during.clone()].iter().zip(&tp.sentiment[during.clone()]);
+            for (i, (&combination, &sentiment)) in during.clone().zip(of) {
                 sum += sentiment;
-                measured += u64::from(flags & MEASURED != 0);
+                if let Some(cell) = tally.get_mut(usize::from(combination)) {
+                    *cell += 1;
+                } else {
+                    let by_key = &mut k.by_key[row * width..(row + 1) * width];
+                    by_key[usize::from(tp.channel[i])] += 1;
+                    by_key[channels + usize::from(tp.interaction[i])] += 1;
+                    by_key[channels + interactions + usize::from(tp.outcome[i]).min(outcomes)] += 1;
+                    k.sentiment_count[row] += u64::from(tp.flags[i] & MEASURED != 0);
+                }
             }
             k.sentiment_sum[row] += sum;
-            k.sentiment_count[row] += measured;
             if stay.stage != NONE {
+                let last_channel = during.last().map_or(channels, |i| usize::from(tp.channel[i]));
                 let slot = usize::from(stay.stage) * (channels + 1) + last_channel;
                 k.stays[slot] += 1;
                 if let Some((_, to)) = stay.ended_by {
@@ -232,6 +232,20 @@ fn count(log: &InteractionLog, scope: &Scope<'_>) -> Counters {
                     k.marked_by[s] = mark;
                     k.passed[s] += 1;
                 }
+            }
+        }
+    }
+    for (row, tally) in by_combination.chunks_exact(listed.max(1)).enumerate() {
+        let by_key = &mut k.by_key[row * width..(row + 1) * width];
+        for (combination, count) in
+            tally.iter().map(|&count| u64::from(count)).enumerate().filter(|&(_, count)| count > 0)
+        {
+            by_key[usize::from(combinations.channel[combination])] += count;
+            by_key[channels + usize::from(combinations.interaction[combination])] += count;
+            by_key[channels + interactions + usize::from(combinations.outcome[combination]).min(outcomes)] +=
+                count;
+            if combinations.measured[combination] {
+                k.sentiment_count[row] += count;
             }
         }
     }
