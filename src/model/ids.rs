@@ -1,7 +1,9 @@
 //! Validated identifiers.
 //!
-//! Every identifier is a cheap-to-clone shared string (`Arc<str>`): a transition
-//! names its contact, journey and stages, and the hot paths clone them often.
+//! Every identifier is a cheap-to-clone shared string behind one pointer
+//! (`Arc<Box<str>>`, 8 bytes): a transition names its contact, journey and stages,
+//! and the hot paths clone them often; a thin pointer keeps a stored transition in
+//! fewer cache lines than a fat one (`Arc<str>`, 16 bytes) would.
 //! Construction and deserialization both validate, so an invalid id is never
 //! reachable.
 
@@ -70,7 +72,7 @@ macro_rules! identifier {
         $(#[$doc])*
         #[derive(Clone, Eq, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(Arc<str>);
+        pub struct $name(Arc<Box<str>>);
 
         /// Ids cloned from one another share their text, so equal addresses settle
         /// most comparisons on the hot paths without reading the text.
@@ -98,7 +100,7 @@ macro_rules! identifier {
             pub fn new(value: impl AsRef<str>) -> Result<Self, DomainError> {
                 let value = value.as_ref();
                 check($field, value, $rule, $max)?;
-                Ok(Self(Arc::from(value)))
+                Ok(Self(Arc::new(Box::from(value))))
             }
 
             /// Checks `value` as [`new`](Self::new) does, without allocating: for
@@ -124,7 +126,7 @@ macro_rules! identifier {
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({:?})", stringify!($name), &*self.0)
+                write!(f, "{}({:?})", stringify!($name), self.as_str())
             }
         }
 
@@ -169,13 +171,13 @@ macro_rules! identifier {
 
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {
-                &*self.0 == other
+                self.as_str() == other
             }
         }
 
         impl PartialEq<&str> for $name {
             fn eq(&self, other: &&str) -> bool {
-                &*self.0 == *other
+                self.as_str() == *other
             }
         }
     };
