@@ -106,11 +106,7 @@ impl TransitionLog {
         let header: Vec<Vec<u8>> = match records.next()? {
             Some(n) => {
                 let (text, ends) = records.record(n);
-                let starts = std::iter::once(0).chain(ends.iter().copied());
-                starts
-                    .zip(ends)
-                    .map(|(start, &end)| text.get(start..end).unwrap_or_default().to_vec())
-                    .collect()
+                ends.windows(2).map(|w| text.get(w[0]..w[1]).unwrap_or_default().to_vec()).collect()
             }
             None => Vec::new(),
         };
@@ -134,9 +130,9 @@ impl TransitionLog {
                 return Err(LoadError::FieldCount { line, expected: header.len(), found });
             }
             let (text, ends) = records.record(found);
-            let field = |i: usize| {
-                let start = i.checked_sub(1).and_then(|j| ends.get(j)).map_or(0, |&e| e);
-                ends.get(i).and_then(|&end| text.get(start..end)).unwrap_or_default()
+            let field = |i: usize| match (ends.get(i), ends.get(i + 1)) {
+                (Some(&start), Some(&end)) => text.get(start..end).unwrap_or_default(),
+                _ => &[],
             };
             let mut row = || -> Result<(), DomainError> {
                 let at = times.parse(field(c_at))?;
@@ -174,7 +170,9 @@ struct Records<R> {
     end: usize,
     /// Whether the input is exhausted.
     eof: bool,
-    /// The current record's fields, one after another, and where each ends.
+    /// The current record's fields, one after another, and where each starts: field
+    /// `i` is `fields[ends[i]..ends[i + 1]]` (the parser writes the ends after the
+    /// first entry, which stays 0).
     fields: Vec<u8>,
     ends: Vec<usize>,
 }
@@ -189,7 +187,7 @@ impl<R: Read> Records<R> {
             end: 0,
             eof: false,
             fields: vec![0; 1 << 10],
-            ends: vec![0; 16],
+            ends: vec![0; 17],
         }
     }
 
@@ -205,7 +203,7 @@ impl<R: Read> Records<R> {
             let (result, read, wrote, ends) = self.parser.read_record(
                 &self.block[self.start..self.end],
                 &mut self.fields[written..],
-                &mut self.ends[ended..],
+                &mut self.ends[1 + ended..],
             );
             self.start += read;
             written += wrote;
@@ -214,7 +212,7 @@ impl<R: Read> Records<R> {
                 InputEmpty if self.eof && self.start == self.end && read == 0 => return Ok(None),
                 InputEmpty => {}
                 OutputFull => self.fields.resize(2 * self.fields.len(), 0),
-                OutputEndsFull => self.ends.resize(2 * self.ends.len(), 0),
+                OutputEndsFull => self.ends.resize(2 * self.ends.len() + 1, 0),
                 Record => return Ok(Some(ended)),
                 End => return Ok(None),
             }
@@ -232,10 +230,11 @@ impl<R: Read> Records<R> {
         Ok(())
     }
 
-    /// The text of the current record's `n` fields, and where each ends in it.
+    /// The text of the current record's `n` fields, and where each starts and ends in
+    /// it (`n + 1` offsets).
     #[inline]
     fn record(&self, n: usize) -> (&[u8], &[usize]) {
-        (&self.fields, self.ends.get(..n).unwrap_or_default())
+        (&self.fields, self.ends.get(..=n).unwrap_or_default())
     }
 
     /// The line the parser is at (where the next record starts).
@@ -245,9 +244,13 @@ impl<R: Read> Records<R> {
 }
 
 /// Parses `at`: RFC 3339, with a fast path for `YYYY-MM-DDTHH:MM:SSZ` that keeps the
-/// day of the previous row (rows in time order share it).
+/// minute and the day of the previous rows (rows in time order share them: a row
+/// whose first 16 bytes are the previous fast-path row's reads only its seconds).
 #[derive(Default)]
 struct TimeParser {
+    /// The previous fast-path row's first 16 bytes (`YYYY-MM-DDTHH:MM`) as two words,
+    /// and its time less its seconds.
+    minute: Option<((u64, u64), i64)>,
     /// The previous fast-path row's date text, as one word and two bytes.
     date: (u64, u16),
     days: Option<i64>,
@@ -269,10 +272,34 @@ impl TimeParser {
     fn fast(&mut self, t: &[u8]) -> Option<i64> {
         let t: &[u8; 20] = t.try_into().ok()?;
         let word = |at: usize| t[at..].first_chunk().map_or(0, |w| u64::from_le_bytes(*w));
-        if t[10] != b'T' || t[19] != b'Z' {
+        let head = (word(0), word(8));
+        // `:SSZ` as one word: each digit becomes its value, the colon and the Z 0.
+        let x = u32::from_le_bytes([t[16], t[17], t[18], t[19]]) ^ u32::from_le_bytes(*b":00Z");
+        const DIGITS: u32 = 0x00F0_F000;
+        if (x & 0xFF00_00FF) | (x & DIGITS) | (x.wrapping_add(0x0006_0600) & DIGITS) != 0 {
             return None;
         }
-        let date = (word(0), u16::from_le_bytes([t[8], t[9]]));
+        let ss = i64::from((x >> 8) & 0xFF) * 10 + i64::from((x >> 16) & 0xFF);
+        if ss >= 60 {
+            return None;
+        }
+        match self.minute {
+            Some((text, minute)) if text == head => Some(minute + ss),
+            _ => {
+                let minute = self.minute_of(t)?;
+                self.minute = Some((head, minute));
+                Some(minute + ss)
+            }
+        }
+    }
+
+    /// The time of `YYYY-MM-DDTHH:MM` (the seconds checked by the caller), if valid.
+    fn minute_of(&mut self, t: &[u8; 20]) -> Option<i64> {
+        if t[10] != b'T' || t[13] != b':' {
+            return None;
+        }
+        let date =
+            (t[..8].first_chunk().map_or(0, |w| u64::from_le_bytes(*w)), u16::from_le_bytes([t[8], t[9]]));
         let days = match self.days {
             Some(days) if date == self.date => days,
             _ => {
@@ -281,17 +308,9 @@ impl TimeParser {
                 days
             }
         };
-        // `HH:MM:SS` as one word: each digit becomes its value and each colon 0, and
-        // any other byte sets a bit of the high nibbles or of the colons' bytes.
-        let x = word(11) ^ u64::from_le_bytes(*b"00:00:00");
-        const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
-        const COLONS: u64 = 0x0000_FF00_00FF_0000;
-        if (x & HIGH) | (x.wrapping_add(0x0606_0606_0606_0606) & HIGH) | (x & COLONS) != 0 {
-            return None;
-        }
-        let pair = |at: u32| ((x >> at) & 0xFF) as i64 * 10 + ((x >> (at + 8)) & 0xFF) as i64;
-        let (hh, mm, ss) = (pair(0), pair(24), pair(48));
-        (hh < 24 && mm < 60 && ss < 60).then_some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+        let digit = |at: usize| t[at].is_ascii_digit().then(|| i64::from(t[at] - b'0'));
+        let (hh, mm) = (digit(11)? * 10 + digit(12)?, digit(14)? * 10 + digit(15)?);
+        (hh < 24 && mm < 60).then_some(days * 86_400 + hh * 3600 + mm * 60)
     }
 }
 
@@ -358,6 +377,14 @@ mod tests {
         assert_eq!(times.fast(b"2026-01-05T00:00:00Z"), Some(1_767_571_200));
         assert_eq!(times.fast(b"2026-01-05T24:00:00Z"), None);
         assert_eq!(times.fast(b"2026-01-06T00:00:01Z"), Some(1_767_657_601));
+        // So is the minute, for the same first 16 bytes; the seconds are still checked.
+        assert_eq!(times.fast(b"2026-01-06T00:00:59Z"), Some(1_767_657_659));
+        for bad in
+            ["2026-01-06T00:00:60Z", "2026-01-06T00:00:5aZ", "2026-01-06T00:00:05z", "2026-01-06T00:00;05Z"]
+        {
+            assert_eq!(times.fast(bad.as_bytes()), None, "{bad}");
+        }
+        assert_eq!(times.fast(b"2026-01-06T00:01:00Z"), Some(1_767_657_660));
         let plus_one = times.parse(b"2026-01-05T14:04:11+01:00").unwrap();
         assert_eq!(plus_one, times.parse(b"2026-01-05T13:04:11Z").unwrap());
         assert!(times.parse(b"2026-02-30T00:00:00Z").is_err());
@@ -370,6 +397,9 @@ mod tests {
             "2026-01-05T13:04:\u{7f}1Z",
             "2026-01-05T13:04:11z",
             "2026-01-05 13:04:11Z",
+            "2026-01-05T13:0a:11Z",
+            "2026-01-05T13;04:11Z",
+            "2026-01-05T24:04:11Z",
         ] {
             assert_eq!(times.fast(other.as_bytes()), None, "{other}");
             let chrono = DateTime::parse_from_rfc3339(other).map(|t| t.timestamp()).ok();
