@@ -601,6 +601,79 @@ pub async fn commit_checks_run_in_order<R: Repository>(repo: &R) -> Outcome {
     Ok(())
 }
 
+/// Each part of a commit is checked against the state the parts before it leave: two
+/// appends to one membership at consecutive versions, and a contact inserted then
+/// updated, are all stored. A second append at the version the first one started
+/// from conflicts (its `actual` counts the first one's transitions), and the commit
+/// stores none of its parts.
+pub async fn commit_parts_see_earlier_parts<R: Repository>(repo: &R) -> Outcome {
+    let c = Check("commit_parts_see_earlier_parts");
+    let alpha = c.journey("alpha", &["a", "b", "c"])?;
+    c.ok("insert_journey", repo.insert_journey(&alpha).await)?;
+    let [ada, bob] = [c.contact("ada")?, c.contact("bob")?];
+    let ada_first = c.moves(&alpha, &ada, &[], &[("a", 0)])?;
+    let ada_then = c.moves(&alpha, &ada, &ada_first, &[("b", 1), ("c", 2)])?;
+    let bob_entry = c.moves(&alpha, &bob, &[], &[("a", 3)])?;
+    let contacts = [&ada, &bob];
+    let keys = ["refused", "whole"];
+    let empty = snapshot(c, repo, &contacts, &[&alpha], &keys).await?;
+    let refused = Commit {
+        appends: [
+            append_after(&[], bob_entry.clone()),
+            append_after(&[], ada_first.clone()),
+            append_after(&[], ada_then.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        contacts: vec![ContactWrite::Insert(contact_record(&bob))],
+        idempotency_key: Some(c.key("refused")?),
+    };
+    c.fails_with(
+        "commit whose second append to ada starts where the first did",
+        repo.commit(refused).await,
+        Kind::Conflict { entity: Entity::Membership, expected: 0, actual: 1 },
+    )?;
+    c.equal(
+        "state after a commit refused for its second append to one membership",
+        &snapshot(c, repo, &contacts, &[&alpha], &keys).await?,
+        &empty,
+    )?;
+    let whole = Commit {
+        appends: [
+            append_after(&[], ada_first.clone()),
+            append_after(&ada_first, ada_then.clone()),
+            append_after(&[], bob_entry.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        contacts: vec![
+            ContactWrite::Insert(contact_record(&ada)),
+            ContactWrite::Update {
+                contact: contact_record(&ada).with_status(EnrollmentStatus::Enrolled),
+                expected_version: 1,
+            },
+        ],
+        idempotency_key: Some(c.key("whole")?),
+    };
+    c.ok("commit of two appends to ada and ada inserted then updated", repo.commit(whole).await)?;
+    let stored = snapshot(c, repo, &contacts, &[&alpha], &keys).await?;
+    c.equal(
+        "history of ada",
+        &stored.histories[&(ada.clone(), alpha.id().clone())],
+        &[ada_first, ada_then].concat(),
+    )?;
+    c.equal("history of bob", &stored.histories[&(bob.clone(), alpha.id().clone())], &bob_entry)?;
+    c.equal(
+        "contact ada",
+        &stored.contacts[&ada].as_ref().map(|v| (v.value.enrollment, v.version)),
+        &Some((EnrollmentStatus::Enrolled, 2)),
+    )?;
+    c.equal("transitions in alpha's log", &stored.logs[alpha.id()].len(), &4)?;
+    c.equal("transitions stored with key `whole`", &stored.keys[1].as_ref().map(Vec::len), &Some(4))
+}
+
 /// A commit carrying an idempotency key an earlier commit stored fails with
 /// `AlreadyExists` and writes nothing, whether or not it has transitions.
 pub async fn reused_idempotency_key_already_exists<R: Repository>(repo: &R) -> Outcome {

@@ -21,7 +21,7 @@
 //! | journeys | [`journey_insert_is_idempotent`], [`journey_insert_of_other_definition_already_exists`], [`unknown_journey_not_found`] |
 //! | contacts | [`contact_versions`], [`contact_insert_and_update_kinds`] |
 //! | histories | [`history_in_version_order`], [`history_empty_for_non_member`] |
-//! | atomic commit | [`commit_is_atomic`], [`commit_checks_run_in_order`], [`stale_membership_version_conflicts`], [`stale_contact_version_conflicts`], [`reused_idempotency_key_already_exists`] |
+//! | atomic commit | [`commit_is_atomic`], [`commit_checks_run_in_order`], [`commit_parts_see_earlier_parts`], [`stale_membership_version_conflicts`], [`stale_contact_version_conflicts`], [`reused_idempotency_key_already_exists`] |
 //! | decided appends | [`append_decided_reads_then_commits`] |
 //! | concurrency | [`concurrent_commits_serialize`] |
 //! | journey log | [`journey_transitions_in_time_order`], [`journey_transitions_paginate`] |
@@ -45,9 +45,9 @@ use std::future::Future;
 
 pub use checks::{
     append_decided_reads_then_commits, commit_checks_run_in_order, commit_is_atomic,
-    concurrent_commits_serialize, contact_insert_and_update_kinds, contact_journeys_ordered,
-    contact_versions, history_empty_for_non_member, history_in_version_order, idempotency_lookup,
-    journey_insert_is_idempotent, journey_insert_of_other_definition_already_exists,
+    commit_parts_see_earlier_parts, concurrent_commits_serialize, contact_insert_and_update_kinds,
+    contact_journeys_ordered, contact_versions, history_empty_for_non_member, history_in_version_order,
+    idempotency_lookup, journey_insert_is_idempotent, journey_insert_of_other_definition_already_exists,
     journey_transitions_in_time_order, journey_transitions_paginate, reused_idempotency_key_already_exists,
     stale_contact_version_conflicts, stale_membership_version_conflicts, unknown_journey_not_found,
 };
@@ -116,7 +116,7 @@ impl SuiteOptions {
 }
 
 /// The names of every check, in the order [`run_all`] runs them.
-pub const CHECKS: [&str; 18] = [
+pub const CHECKS: [&str; 19] = [
     "journey_insert_is_idempotent",
     "journey_insert_of_other_definition_already_exists",
     "unknown_journey_not_found",
@@ -128,6 +128,7 @@ pub const CHECKS: [&str; 18] = [
     "stale_membership_version_conflicts",
     "stale_contact_version_conflicts",
     "commit_checks_run_in_order",
+    "commit_parts_see_earlier_parts",
     "reused_idempotency_key_already_exists",
     "append_decided_reads_then_commits",
     "idempotency_lookup",
@@ -157,6 +158,7 @@ where
     results.push(stale_membership_version_conflicts(&make_repository().await).await);
     results.push(stale_contact_version_conflicts(&make_repository().await).await);
     results.push(commit_checks_run_in_order(&make_repository().await).await);
+    results.push(commit_parts_see_earlier_parts(&make_repository().await).await);
     results.push(reused_idempotency_key_already_exists(&make_repository().await).await);
     results.push(append_decided_reads_then_commits(&make_repository().await).await);
     results.push(idempotency_lookup(&make_repository().await).await);

@@ -1,5 +1,6 @@
 //! [`InMemoryRepository`]: a real backend kept in memory.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::num::NonZeroU32;
 
@@ -8,7 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
-use super::{Commit, ContactWrite, InteractionRepository, LogPosition, Repository, StoredHistory, Versioned};
+use super::{
+    Append, Commit, ContactWrite, InteractionRepository, LogPosition, Repository, StoredHistory, Versioned,
+};
 use crate::error::{Entity, RepositoryError};
 use crate::model::contact::Contact;
 use crate::model::ids::{ContactId, IdempotencyKey, JourneyId, TouchpointId};
@@ -84,11 +87,6 @@ impl Memberships {
 
     fn get(&self, journey: &JourneyId) -> Option<&Membership> {
         self.position(journey).map(|index| &self.0[index])
-    }
-
-    fn get_or_insert(&mut self, journey: &JourneyId) -> &mut Membership {
-        let index = self.position(journey).unwrap_or_else(|| self.insert(journey));
-        &mut self.0[index]
     }
 
     /// Adds an empty membership of `journey`, which the contact is not in, and returns
@@ -174,9 +172,14 @@ impl State {
             .map_or(&[], |m| &m.history)
     }
 
-    /// Every check of a commit, before anything is written.
-    fn check(&self, commit: &Commit) -> Result<(), RepositoryError> {
-        if let Some(key) = &commit.idempotency_key {
+    /// Applies `commit` in one pass: each part is checked against the state the parts
+    /// before it left, then written. When a part fails, the parts written before it
+    /// are undone, so a refused commit leaves nothing. Checking as it writes, a commit
+    /// of many parts (a bulk import's chunk) finds each membership once and keeps no
+    /// map of the versions its earlier parts set.
+    fn commit(&mut self, commit: Commit) -> Result<(), RepositoryError> {
+        let Commit { mut appends, contacts, idempotency_key } = commit;
+        if let Some(key) = &idempotency_key {
             if self.idempotency.contains_key(key) {
                 return Err(RepositoryError::AlreadyExists {
                     entity: Entity::IdempotencyKey,
@@ -184,118 +187,167 @@ impl State {
                 });
             }
         }
-        // Versions as this commit's earlier parts leave them; a commit usually has one
-        // part of each kind, so the map is only built when parts may repeat.
-        // Sized up front: a bulk import commits many parts at once.
-        let mut contact_versions: Option<HashMap<&ContactId, u64, RandomState>> = None;
-        for write in &commit.contacts {
-            let (id, expected) = match write {
-                ContactWrite::Insert(c) => (&c.id, 0),
-                ContactWrite::Update { contact, expected_version } => (&contact.id, *expected_version),
-            };
-            let actual = contact_versions
-                .as_ref()
-                .and_then(|v| v.get(id))
-                .copied()
-                .unwrap_or_else(|| self.record(id).map_or(0, |r| r.version));
-            match write {
-                ContactWrite::Insert(_) if actual != 0 => {
-                    return Err(RepositoryError::AlreadyExists {
-                        entity: Entity::Contact,
-                        id: id.to_string(),
-                    });
-                }
-                ContactWrite::Update { .. } if actual == 0 => {
-                    return Err(RepositoryError::NotFound { entity: Entity::Contact, id: id.to_string() });
-                }
-                ContactWrite::Update { .. } if actual != expected => {
-                    return Err(RepositoryError::Conflict {
-                        entity: Entity::Contact,
-                        id: id.to_string(),
-                        expected,
-                        actual,
-                    });
-                }
-                _ => {}
-            }
-            if commit.contacts.len() > 1 {
-                contact_versions
-                    .get_or_insert_with(|| {
-                        HashMap::with_capacity_and_hasher(commit.contacts.len(), RandomState::default())
-                    })
-                    .insert(id, actual + 1);
+        let keyed = idempotency_key
+            .map(|key| (key, appends.iter().flat_map(|a| a.transitions.iter()).cloned().collect::<Vec<_>>()));
+        let mut undo = Undo { records: self.records.len(), replaced: Vec::new(), logs: Vec::new() };
+        for write in contacts {
+            if let Err(e) = self.write_contact(write, &mut undo) {
+                self.undo(&appends[..0], undo);
+                return Err(e);
             }
         }
-        let inserts = commit.contacts.iter().filter(|w| matches!(w, ContactWrite::Insert(_))).count();
-        if u32::try_from(self.records.len() + inserts).is_err() {
-            return Err(RepositoryError::backend("the in-memory repository holds at most 2^32 - 1 contacts"));
+        for index in 0..appends.len() {
+            if let Err(e) = self.append(&mut appends[index], &mut undo) {
+                self.undo(&appends[..index], undo);
+                return Err(e);
+            }
         }
-        let mut membership_versions: Option<HashMap<(&ContactId, &JourneyId), u64, RandomState>> = None;
-        for append in &commit.appends {
-            let slot = (&append.contact, &append.journey);
-            let actual = match membership_versions.as_ref().and_then(|v| v.get(&slot)) {
-                Some(v) => *v,
-                None => self.history(&append.contact, &append.journey).len() as u64,
-            };
-            if actual != append.expected_version {
-                return Err(RepositoryError::Conflict {
-                    entity: Entity::Membership,
-                    id: membership_id(&append.contact, &append.journey),
-                    expected: append.expected_version,
-                    actual,
-                });
-            }
-            if commit.appends.len() > 1 {
-                membership_versions
-                    .get_or_insert_with(|| {
-                        HashMap::with_capacity_and_hasher(commit.appends.len(), RandomState::default())
-                    })
-                    .insert(slot, actual + append.transitions.len() as u64);
-            }
+        if let Some((key, transitions)) = keyed {
+            self.idempotency.insert(key, transitions);
         }
         Ok(())
     }
 
-    fn apply(&mut self, commit: Commit) {
-        if let Some(key) = commit.idempotency_key.clone() {
-            self.idempotency.insert(key, commit.transitions().cloned().collect());
-        }
-        for write in commit.contacts {
-            let contact = match write {
-                ContactWrite::Insert(c) | ContactWrite::Update { contact: c, .. } => c,
-            };
-            let entry = self.contacts.entry(contact.id.clone()).or_default();
-            match entry.record.and_then(|position| self.records.get_mut(position.get() as usize - 1)) {
-                Some(record) => *record = Versioned { value: contact, version: record.version + 1 },
-                None => {
-                    // `check` made sure the position fits.
-                    entry.record = u32::try_from(self.records.len() + 1).ok().and_then(NonZeroU32::new);
-                    self.records.push(Versioned { value: contact, version: 1 });
+    /// Writes one contact record, if the stored one is at the expected version.
+    fn write_contact(&mut self, write: ContactWrite, undo: &mut Undo) -> Result<(), RepositoryError> {
+        let (contact, expected) = match write {
+            ContactWrite::Insert(contact) => (contact, None),
+            ContactWrite::Update { contact, expected_version } => (contact, Some(expected_version)),
+        };
+        let stored = self.contacts.get(&contact.id).and_then(|entry| entry.record);
+        match (stored, expected) {
+            (Some(_), None) => {
+                Err(RepositoryError::AlreadyExists { entity: Entity::Contact, id: contact.id.to_string() })
+            }
+            (None, Some(_)) => {
+                Err(RepositoryError::NotFound { entity: Entity::Contact, id: contact.id.to_string() })
+            }
+            (Some(position), Some(expected)) => {
+                let position = position.get() as usize - 1;
+                let Some(record) = self.records.get_mut(position) else {
+                    return Err(RepositoryError::backend("a contact's record is missing"));
+                };
+                if record.version != expected {
+                    return Err(RepositoryError::Conflict {
+                        entity: Entity::Contact,
+                        id: contact.id.to_string(),
+                        expected,
+                        actual: record.version,
+                    });
                 }
+                let old = std::mem::replace(record, Versioned { value: contact, version: expected + 1 });
+                undo.replaced.push((position, old));
+                Ok(())
             }
-        }
-        for append in commit.appends {
-            let log = match self.logs.get_mut(&append.journey) {
-                Some(log) => log,
-                None => self.logs.entry(append.journey.clone()).or_default(),
-            };
-            for t in &append.transitions {
-                log.push(t);
-            }
-            let membership =
-                self.contacts.entry(append.contact).or_default().memberships.get_or_insert(&append.journey);
-            membership.decided_here = false;
-            let history = &mut membership.history;
-            if history.is_empty() {
-                // A new membership keeps the commit's vector instead of copying it.
-                *history = append.transitions;
-                history.shrink_to_fit();
-            } else {
-                make_room(history, append.transitions.len());
-                history.extend(append.transitions);
+            (None, None) => {
+                let Some(position) = u32::try_from(self.records.len() + 1).ok().and_then(NonZeroU32::new)
+                else {
+                    return Err(RepositoryError::backend(
+                        "the in-memory repository holds at most 2^32 - 1 contacts",
+                    ));
+                };
+                self.contacts.entry(contact.id.clone()).or_default().record = Some(position);
+                self.records.push(Versioned { value: contact, version: 1 });
+                Ok(())
             }
         }
     }
+
+    /// Appends one membership's transitions (moved out of `append`), if the membership
+    /// is at the expected version.
+    fn append(&mut self, append: &mut Append, undo: &mut Undo) -> Result<(), RepositoryError> {
+        let conflict = |actual: u64| RepositoryError::Conflict {
+            entity: Entity::Membership,
+            id: membership_id(&append.contact, &append.journey),
+            expected: append.expected_version,
+            actual,
+        };
+        let entry = match self.contacts.entry(append.contact.clone()) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(_) if append.expected_version != 0 => return Err(conflict(0)),
+            Entry::Vacant(_) if append.transitions.is_empty() => return Ok(()),
+            Entry::Vacant(entry) => entry.insert(ContactEntry::default()),
+        };
+        let found = entry.memberships.position(&append.journey);
+        let actual = found.map_or(0, |index| entry.memberships.0[index].history.len() as u64);
+        if actual != append.expected_version {
+            return Err(conflict(actual));
+        }
+        if append.transitions.is_empty() {
+            return Ok(());
+        }
+        let log = match self.logs.get_mut(&append.journey) {
+            Some(log) => log,
+            None => self.logs.entry(append.journey.clone()).or_default(),
+        };
+        if !undo.logs.iter().any(|(journey, ..)| *journey == append.journey) {
+            undo.logs.push((append.journey.clone(), log.entries.len(), log.unsorted));
+        }
+        for t in &append.transitions {
+            log.push(t);
+        }
+        let index = found.unwrap_or_else(|| entry.memberships.insert(&append.journey));
+        let membership = &mut entry.memberships.0[index];
+        membership.decided_here = false;
+        let history = &mut membership.history;
+        if history.is_empty() {
+            // A new membership keeps the commit's vector instead of copying it.
+            *history = std::mem::take(&mut append.transitions);
+            history.shrink_to_fit();
+        } else {
+            make_room(history, append.transitions.len());
+            history.append(&mut append.transitions);
+        }
+        Ok(())
+    }
+
+    /// Undoes `applied` (the appends of a refused commit written before the one that
+    /// failed) and the contact writes `undo` recorded. A membership keeps the
+    /// transitions before the append's expected version; one left empty, and a
+    /// contact left with neither record nor membership, are removed.
+    fn undo(&mut self, applied: &[Append], undo: Undo) {
+        for append in applied.iter().rev() {
+            let Some(entry) = self.contacts.get_mut(&append.contact) else { continue };
+            if let Some(index) = entry.memberships.position(&append.journey) {
+                let history = &mut entry.memberships.0[index].history;
+                history.truncate(usize::try_from(append.expected_version).unwrap_or(usize::MAX));
+                if history.is_empty() {
+                    entry.memberships.0.remove(index);
+                }
+            }
+            if entry.record.is_none() && entry.memberships.0.is_empty() {
+                self.contacts.remove(&append.contact);
+            }
+        }
+        for (journey, len, unsorted) in undo.logs {
+            if let Some(log) = self.logs.get_mut(&journey) {
+                log.entries.truncate(len);
+                log.unsorted = unsorted;
+            }
+        }
+        for (position, old) in undo.replaced.into_iter().rev() {
+            if let Some(record) = self.records.get_mut(position) {
+                *record = old;
+            }
+        }
+        for record in self.records.drain(undo.records..) {
+            if let Some(entry) = self.contacts.get_mut(&record.value.id) {
+                entry.record = None;
+                if entry.memberships.0.is_empty() {
+                    self.contacts.remove(&record.value.id);
+                }
+            }
+        }
+    }
+}
+
+/// What undoes a commit's writes: the number of records before it, the records it
+/// replaced (by position), and the length and order flag of each journey log it
+/// appended to.
+struct Undo {
+    records: usize,
+    replaced: Vec<(usize, Versioned<Contact>)>,
+    logs: Vec<(JourneyId, usize, bool)>,
 }
 
 /// Reserves room in `history` for `more` transitions. Most histories stay short: grown
@@ -366,10 +418,7 @@ impl Repository for InMemoryRepository {
     }
 
     async fn commit(&self, commit: Commit) -> Result<(), RepositoryError> {
-        let mut state = self.lock();
-        state.check(&commit)?;
-        state.apply(commit);
-        Ok(())
+        self.lock().commit(commit)
     }
 
     /// Reads, decides and appends under one lock, so no other writer comes between:
