@@ -3,14 +3,13 @@
 
 mod automation;
 mod import;
+mod shelf;
 
 pub use automation::{Processed, RuleCounters};
 
-use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
-use foldhash::fast::RandomState;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{DomainError, Entity, Error, RepositoryError};
@@ -55,7 +54,7 @@ pub struct JourneyEngine<R, C = SystemClock> {
     repository: R,
     clock: C,
     max_attempts: u32,
-    journeys: RwLock<HashMap<JourneyId, Arc<Journey>, RandomState>>,
+    journeys: shelf::Shelf,
     /// The Advocate Enrollment journey, once stored.
     system: OnceLock<Arc<Journey>>,
     /// The automations it runs and their counters.
@@ -76,7 +75,7 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
             repository,
             clock,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
-            journeys: RwLock::new(HashMap::default()),
+            journeys: shelf::Shelf::default(),
             system: OnceLock::new(),
             automation: automation::AutomationSlot::default(),
         }
@@ -105,9 +104,8 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
     /// `AlreadyExists` if a different journey has that id.
     pub async fn define_journey(&self, journey: Journey) -> Result<Arc<Journey>, Error> {
         self.repository.insert_journey(&journey).await?;
-        let journey = Arc::new(journey);
-        self.cache().insert(journey.id().clone(), Arc::clone(&journey));
-        Ok(journey)
+        // A journey stored with this id is identical, or the insert failed.
+        Ok(Arc::clone(self.journeys.insert(Arc::new(journey))))
     }
 
     /// The journey with id `id`.
@@ -115,20 +113,17 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
     /// # Errors
     /// `NotFound` if no such journey is stored.
     pub async fn journey(&self, id: &JourneyId) -> Result<Arc<Journey>, Error> {
-        if let Some(journey) = self.cached(id) {
+        Ok(Arc::clone(self.shelved(id).await?))
+    }
+
+    /// The journey with id `id`, borrowed from the engine's shelf (loaded into it on
+    /// first use).
+    async fn shelved(&self, id: &JourneyId) -> Result<&Arc<Journey>, Error> {
+        if let Some(journey) = self.journeys.get(id) {
             return Ok(journey);
         }
-        let journey = Arc::new(self.repository.load_journey(id).await?);
-        self.cache().insert(id.clone(), Arc::clone(&journey));
-        Ok(journey)
-    }
-
-    fn cached(&self, id: &JourneyId) -> Option<Arc<Journey>> {
-        self.journeys.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(id).cloned()
-    }
-
-    fn cache(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<JourneyId, Arc<Journey>, RandomState>> {
-        self.journeys.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        let journey = self.repository.load_journey(id).await?;
+        Ok(self.journeys.insert(Arc::new(journey)))
     }
 
     async fn system_journey(&self) -> Result<Arc<Journey>, Error> {
@@ -173,7 +168,7 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
         journey: &JourneyId,
         source: Source,
     ) -> Result<Transition, Error> {
-        let first = self.journey(journey).await?.first_stage().key().clone();
+        let first = self.shelved(journey).await?.first_stage().key().clone();
         self.move_contact(contact, journey, &first, source).await
     }
 
@@ -218,11 +213,11 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
         mut request: Move,
         when: When,
     ) -> Result<Transition, Error> {
-        let journey = self.journey(journey).await?;
+        let journey = self.shelved(journey).await?;
         let key = request.idempotency_key.clone();
         let mut attempt = 1;
         loop {
-            if let Some(done) = self.already_applied(&journey, &request).await? {
+            if let Some(done) = self.already_applied(journey, &request).await? {
                 return Ok(done);
             }
             let decided = self
@@ -232,13 +227,13 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
                     if when == When::Now {
                         request.occurred_at = request.recorded_at;
                     }
-                    let decision = decide_after(&journey, stored.transitions, stored.decided_here, &request)?;
+                    let decision = decide_after(journey, stored.transitions, stored.decided_here, &request)?;
                     Ok::<_, DomainError>((decision.to_transition(), decision.decided()))
                 })
                 .await;
             match decided {
                 // The stored transition's copy for the caller takes the request's ids.
-                Ok(decided) => return Ok(decided?.into_transition(&journey, request)),
+                Ok(decided) => return Ok(decided?.into_transition(journey, request)),
                 Err(e) if attempt < self.max_attempts && is_retryable(&e) => attempt += 1,
                 Err(e) => return Err(e.into()),
             }
@@ -312,9 +307,9 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
         contact: &ContactId,
         journey: &JourneyId,
     ) -> Result<Option<MembershipState>, Error> {
-        let journey = self.journey(journey).await?;
+        let journey = self.shelved(journey).await?;
         let history = self.repository.load_history(contact, journey.id()).await?;
-        Ok(replay(&journey, contact, &history)?)
+        Ok(replay(journey, contact, &history)?)
     }
 
     /// The stored history of `contact` in `journey`, checked step by step.
@@ -322,9 +317,9 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
     /// # Errors
     /// As [`membership`](Self::membership).
     pub async fn history(&self, contact: &ContactId, journey: &JourneyId) -> Result<Vec<Transition>, Error> {
-        let journey = self.journey(journey).await?;
+        let journey = self.shelved(journey).await?;
         let history = self.repository.load_history(contact, journey.id()).await?;
-        replay(&journey, contact, &history)?;
+        replay(journey, contact, &history)?;
         Ok(history)
     }
 
