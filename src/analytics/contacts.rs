@@ -282,7 +282,7 @@ pub(crate) struct ContactKeys {
 }
 
 /// Keys at or above this are `OTHER | index in the hashed table`.
-const OTHER: u32 = 1 << 31;
+pub(crate) const OTHER: u32 = 1 << 31;
 /// Numbers stay below this floor, or below this many times the numbers seen.
 const DENSE_FLOOR: usize = 1 << 24;
 const DENSE_FACTOR: usize = 16;
@@ -312,18 +312,27 @@ impl ContactKeys {
         Ok(OTHER | self.others.intern(utf8_id(id)?)?.0)
     }
 
-    /// The final table of the contacts of `keys` (every key given out), and a map
-    /// from keys to its refs.
-    pub(crate) fn finish(
-        self,
-        keys: &[u32],
-    ) -> Result<(ContactTable, impl Fn(u32) -> u32 + use<>), DomainError> {
-        let ContactKeys { shape, mut seen, others, .. } = self;
+    /// The id of contact `key` (a key given out).
+    pub(crate) fn name(&self, key: u32) -> String {
+        match &self.shape {
+            Some(shape) if key & OTHER == 0 => format!("{}{key:0width$}", shape.prefix, width = shape.width),
+            _ => self.others.name(ContactRef(key & !OTHER)).to_owned(),
+        }
+    }
+
+    /// Marks the numbered contacts of `keys` as seen (every key given out must be
+    /// marked before [`finish`](Self::finish)).
+    pub(crate) fn mark(&mut self, keys: &[u32]) {
         for &key in keys.iter().filter(|&&key| key & OTHER == 0) {
-            if let Some(w) = seen.get_mut(key as usize / 64) {
+            if let Some(w) = self.seen.get_mut(key as usize / 64) {
                 *w |= 1 << (key % 64);
             }
         }
+    }
+
+    /// The final table of the contacts marked, and a map from keys to its refs.
+    pub(crate) fn finish(self) -> Result<(ContactTable, impl Fn(u32) -> u32 + use<>), DomainError> {
+        let ContactKeys { shape, seen, others, .. } = self;
         let mut table = ContactTable::default();
         let mut before = Vec::with_capacity(seen.len());
         let mut count = 0u32;

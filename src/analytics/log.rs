@@ -13,10 +13,11 @@
 //! stage, and building the log checks that it is.
 
 use std::fmt;
+use std::ops::Range;
 
 use chrono::{DateTime, Utc};
 
-use super::contacts::{ContactKeys, ContactRef, ContactTable};
+use super::contacts::{ContactKeys, ContactRef, ContactTable, OTHER};
 use super::names::Names;
 use crate::error::DomainError;
 use crate::model::ids::{ChannelKey, ContactId, JourneyId, StageKey};
@@ -236,15 +237,51 @@ impl TransitionLog {
     }
 }
 
-/// Rows as pushed, before grouping.
+/// Contact keys per bucket of pushed rows (see [`JourneyRows`]).
+const BUCKET_BITS: u32 = 14;
+const BUCKET_MASK: u32 = (1 << BUCKET_BITS) - 1;
+
+/// A pushed row: its contact key, its time and its [`Meta`].
+type Row = [u32; 3];
+
+/// One journey's rows as pushed, in buckets of 2^14 nearby contact keys (numbered
+/// contacts by number, the others by index), each in push order. Grouping then sorts
+/// one bucket at a time with a count per contact that stays in the CPU caches,
+/// rather than first splitting every row by a pass of its own.
 #[derive(Default)]
-struct Rows {
-    contact: Vec<u32>,
-    at: Vec<u32>,
-    journey: Vec<u8>,
-    /// The stages, source and channel, packed by [`Meta`], so that grouping moves
-    /// each row by two writes to random places rather than five.
-    meta: Vec<u32>,
+struct JourneyRows {
+    numbered: Vec<Vec<Row>>,
+    others: Vec<Vec<Row>>,
+    len: usize,
+}
+
+impl JourneyRows {
+    #[inline(always)]
+    fn push(&mut self, row: Row, capacity: usize) {
+        let key = row[0];
+        let buckets = if key & OTHER == 0 { &mut self.numbered } else { &mut self.others };
+        let b = ((key & !OTHER) >> BUCKET_BITS) as usize;
+        match buckets.get_mut(b) {
+            Some(bucket) => bucket.push(row),
+            None => new_bucket(buckets, b, capacity).push(row),
+        }
+        self.len += 1;
+    }
+
+    /// The buckets with the first key each may hold, numbered contacts first.
+    fn into_buckets(self) -> impl Iterator<Item = (u32, Vec<Row>)> {
+        let first =
+            |other: u32| move |(b, rows): (usize, Vec<Row>)| (other | (b as u32) << BUCKET_BITS, rows);
+        let numbered = self.numbered.into_iter().enumerate().map(first(0));
+        numbered.chain(self.others.into_iter().enumerate().map(first(OTHER)))
+    }
+}
+
+/// Adds buckets up to number `b`, the new ones with room for `capacity` rows.
+#[cold]
+fn new_bucket(buckets: &mut Vec<Vec<Row>>, b: usize, capacity: usize) -> &mut Vec<Row> {
+    buckets.resize_with(b + 1, || Vec::with_capacity(capacity));
+    &mut buckets[b]
 }
 
 /// A row's stage entered, stage left, source kind and channel codes in one `u32`.
@@ -297,13 +334,17 @@ pub struct LogBuilder {
     contacts: ContactKeys,
     channels: Vec<ChannelKey>,
     epoch: Option<i64>,
-    rows: Rows,
+    /// Per journey, its rows.
+    rows: Vec<JourneyRows>,
+    /// Rows a new bucket has room for.
+    bucket_capacity: usize,
     last_journey: usize,
 }
 
 impl fmt::Debug for LogBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LogBuilder").field("rows", &self.rows.at.len()).finish()
+        let rows: usize = self.rows.iter().map(|r| r.len).sum();
+        f.debug_struct("LogBuilder").field("rows", &rows).finish()
     }
 }
 
@@ -335,6 +376,7 @@ impl LogBuilder {
             return Err(invalid("stages", big.id().to_string(), "at most 254 stages per journey"));
         }
         let ids = Names::new(journeys.iter().map(|j| j.id().as_str()));
+        let count = journeys.len();
         let stages = journeys.iter().map(|j| Names::new(j.stages().map(|s| s.key().as_str()))).collect();
         Ok(LogBuilder {
             journeys,
@@ -343,18 +385,18 @@ impl LogBuilder {
             contacts: ContactKeys::default(),
             channels: Vec::new(),
             epoch: None,
-            rows: Rows::default(),
+            rows: std::iter::repeat_with(JourneyRows::default).take(count).collect(),
+            bucket_capacity: 0,
             last_journey: 0,
         })
     }
 
     /// Reserves room for about `rows` more transitions.
     pub fn reserve(&mut self, rows: usize) {
-        let r = &mut self.rows;
-        r.contact.reserve(rows);
-        r.at.reserve(rows);
-        r.journey.reserve(rows);
-        r.meta.reserve(rows);
+        // The rows go to buckets of nearby contacts, created as contacts are seen: each
+        // new one gets room for a 64th (the count of a million contacts' buckets in one
+        // journey) but no more than 2^16 rows.
+        self.bucket_capacity = self.bucket_capacity.max((rows / 64).min(1 << 16));
     }
 
     /// Adds a crate [`Transition`].
@@ -436,11 +478,15 @@ impl LogBuilder {
             Some(key) => self.channel_code(key)?,
         };
         let contact = self.contacts.key(contact)?;
-        let r = &mut self.rows;
-        r.contact.push(contact);
-        r.at.push(rel);
-        r.journey.push(j as u8);
-        r.meta.push(Meta::new(to, from, source as u8, channel).0);
+        let row = [contact, rel, Meta::new(to, from, source as u8, channel).0];
+        match self.rows.get_mut(j) {
+            Some(rows) => rows.push(row, self.bucket_capacity),
+            None => {
+                return Err(DomainError::UnknownJourney {
+                    journey: String::from_utf8_lossy(journey).into_owned(),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -463,214 +509,180 @@ impl LogBuilder {
     /// [`DomainError::InvalidHistory`] when a transition's `from` is not the stage the
     /// contact's previous transition in the journey entered.
     pub fn finish(self) -> Result<TransitionLog, DomainError> {
-        let LogBuilder { journeys, contacts, channels, epoch, mut rows, .. } = self;
-        let (contacts, final_ref) = contacts.finish(&rows.contact)?;
-        for key in &mut rows.contact {
-            *key = final_ref(*key);
-        }
+        let LogBuilder { journeys, mut contacts, channels, epoch, rows, .. } = self;
         let epoch = epoch.unwrap_or(0);
-        let last_at = rows.at.iter().copied().max();
-        let mut grouped = Grouped::new(rows, journeys.len(), contacts.len());
-        // Each journey's times are split off the end of the grouped column, so the
-        // first journey keeps that column rather than a copy.
-        let mut times: Vec<Vec<u32>> =
-            (1..journeys.len()).rev().map(|j| grouped.at.split_off(grouped.first(j))).collect();
-        times.push(std::mem::take(&mut grouped.at));
+        let mut grouper = Grouper::default();
         let mut logs = Vec::with_capacity(journeys.len());
-        for ((j, journey), at) in journeys.into_iter().enumerate().zip(times.into_iter().rev()) {
-            logs.push(grouped.journey(j, journey, at, epoch, &contacts)?);
+        for (journey, rows) in journeys.into_iter().zip(rows) {
+            logs.push(grouper.journey(journey, rows, epoch, &contacts)?);
         }
+        // The members hold contact keys until the table numbers the contacts.
+        for log in &logs {
+            contacts.mark(&log.contact);
+        }
+        let (contacts, final_ref) = contacts.finish()?;
+        for log in &mut logs {
+            for key in &mut log.contact {
+                *key = final_ref(*key);
+            }
+        }
+        let last_at = logs.iter().filter(|log| !log.is_empty()).map(|log| log.last).max();
         Ok(TransitionLog { contacts, channels, journeys: logs, epoch, last_at })
     }
 }
 
-/// The rows of every journey grouped per journey and contact by one counting sort
-/// (stable, so rows pushed in time order stay in time order): one pass counts each
-/// (journey, contact), one moves each row with two writes to random places (its
-/// time, and the packed rest). Neither branches on the journey, which the CPU could
-/// not predict.
-struct Grouped {
-    contacts: usize,
-    /// Per (journey, contact), journey-major: where its rows end in `at` and `meta`.
-    ends: Vec<u32>,
-    at: Vec<u32>,
+/// Groups a journey's rows one bucket at a time, with buffers reused between buckets.
+#[derive(Default)]
+struct Grouper {
+    /// Per contact key of the bucket: its row count, then where its next row goes.
+    cursor: Vec<u32>,
+    /// The bucket's rows' [`Meta`] and `from` stage, in grouped order.
     meta: Vec<u32>,
+    from: Vec<u8>,
 }
 
-impl Grouped {
-    fn new(rows: Rows, journeys: usize, contacts: usize) -> Self {
-        let n = rows.at.len();
-        let slot = |i: usize| usize::from(rows.journey[i]) * contacts + rows.contact[i] as usize;
-        // First the rows are split by the top bits of their slot into 64 runs of
-        // nearby slots (64 write streams, which the caches take well), then each
-        // run is counted and moved with the part of `cursor` it touches in cache:
-        // moving every row straight to its place would wait on a cache miss each.
-        let slots = journeys * contacts;
-        let shift = (usize::BITS - slots.leading_zeros()).saturating_sub(6).min(32);
-        let mut part_ends = vec![0usize; (slots >> shift) + 1];
-        for i in 0..n {
-            part_ends[slot(i) >> shift] += 1;
-        }
-        let mut next = 0;
-        for end in &mut part_ends {
-            next += *end;
-            *end = next;
-        }
-        let mut parts = Rows::default();
-        let mut offset = vec![0u32; n];
-        (parts.at, parts.meta) = (vec![0u32; n], vec![0u32; n]);
-        let mut fill: Vec<usize> =
-            std::iter::once(0).chain(part_ends.iter().copied()).take(part_ends.len()).collect();
-        for i in 0..n {
-            let s = slot(i);
-            let q = &mut fill[s >> shift];
-            offset[*q] = (s & ((1 << shift) - 1)) as u32;
-            parts.at[*q] = rows.at[i];
-            parts.meta[*q] = rows.meta[i];
-            *q += 1;
-        }
-        // Each run's rows move within the run's own range, so the pushed columns,
-        // read already, take the result (no fresh pages to fault in).
-        let Rows { mut at, mut meta, contact, journey } = rows;
-        drop((contact, journey));
-        let mut cursor = vec![0u32; slots];
-        let mut start = 0;
-        for (part, &end) in part_ends.iter().enumerate() {
-            let base = part << shift;
-            let run = start..end;
-            for &o in &offset[run.clone()] {
-                cursor[base + o as usize] += 1;
-            }
-            let mut next = start as u32;
-            for k in &mut cursor[base..(base + (1 << shift)).min(slots)] {
-                let count = *k;
-                *k = next;
-                next += count;
-            }
-            for q in run {
-                let k = &mut cursor[base + offset[q] as usize];
-                let p = *k as usize;
-                *k += 1;
-                at[p] = parts.at[q];
-                meta[p] = parts.meta[q];
-            }
-            start = end;
-        }
-        // Each slot now holds where its rows end.
-        Grouped { contacts, ends: cursor, at, meta }
-    }
-
-    /// Where journey `j`'s rows start in `at` and `meta`.
-    fn first(&self, j: usize) -> usize {
-        j.checked_sub(1).map_or(0, |_| self.ends[j * self.contacts - 1] as usize)
-    }
-
-    /// Journey `j`'s log, with `at` its part of the grouped times, its groups put in
-    /// time order and checked.
+impl Grouper {
+    /// Journey `journey`'s log of `rows`, grouped per contact (members hold contact
+    /// keys), each group in time order and checked.
     fn journey(
-        &self,
-        j: usize,
+        &mut self,
         journey: Journey,
-        mut at: Vec<u32>,
+        rows: JourneyRows,
         epoch: i64,
-        contacts: &ContactTable,
+        contacts: &ContactKeys,
     ) -> Result<JourneyLog, DomainError> {
-        let ends = &self.ends[j * self.contacts..(j + 1) * self.contacts];
-        let first = self.first(j) as u32;
-        let last = ends.last().copied().unwrap_or(first);
-        let n = (last - first) as usize;
-        at.shrink_to_fit();
+        let n = rows.len;
         let mut log = JourneyLog {
             journey,
             epoch,
-            contact: Vec::new(),
-            starts: Vec::new(),
-            entered_from: Vec::new(),
+            contact: Vec::with_capacity(n),
+            starts: Vec::with_capacity(n + 1),
+            entered_from: Vec::with_capacity(n),
             last: 0,
             earliest: 0,
-            at,
-            stage: Vec::new(),
-            source: Vec::new(),
-            channel: Vec::new(),
+            at: vec![0; n],
+            stage: vec![0; n],
+            source: vec![0; n],
+            channel: vec![0; n],
             opens: vec![false; n],
         };
-        // One column at a time: each loop is a simple map the compiler vectorises.
-        let meta = &self.meta[first as usize..last as usize];
-        let column = |code: fn(Meta) -> u8| meta.iter().map(|&m| code(Meta(m))).collect::<Vec<u8>>();
-        (log.stage, log.source, log.channel) =
-            (column(Meta::to), column(Meta::source), column(Meta::channel));
-        let mut start = 0u32;
-        for (c, &end) in ends.iter().enumerate() {
-            let end = end - first;
-            if end > start {
-                log.contact.push(c as u32);
-                log.starts.push(start);
-            }
-            start = end;
+        self.cursor.clear();
+        self.cursor.resize(1 << BUCKET_BITS, 0);
+        let mut first = 0;
+        for (base, bucket) in rows.into_buckets().filter(|(_, rows)| !rows.is_empty()) {
+            let end = first + bucket.len();
+            let members = log.contact.len();
+            self.sort(&mut log, base, first, bucket);
+            self.columns(&mut log, members, first..end);
+            check_from(&log, &self.from, members, first..end, contacts)?;
+            first = end;
         }
         log.starts.push(n as u32);
         log.contact.shrink_to_fit();
         log.starts.shrink_to_fit();
-        for &s in &log.starts[..log.contact.len()] {
+        log.entered_from.shrink_to_fit();
+        log.last = log.at.iter().copied().max().unwrap_or(0);
+        log.earliest = log.at.iter().copied().min().unwrap_or(0);
+        Ok(log)
+    }
+
+    /// Moves the rows of a bucket (keys from `base`) to their groups at `first..` of
+    /// the log (times) and of `meta`, stably, adding the bucket's members.
+    fn sort(&mut self, log: &mut JourneyLog, base: u32, first: usize, bucket: Vec<Row>) {
+        let cursor = &mut self.cursor;
+        for row in &bucket {
+            cursor[(row[0] & BUCKET_MASK) as usize] += 1;
+        }
+        let mut next = first as u32;
+        for (key, k) in (base..).zip(cursor.iter_mut()) {
+            let count = *k;
+            if count > 0 {
+                log.contact.push(key);
+                log.starts.push(next);
+            }
+            *k = next;
+            next += count;
+        }
+        self.meta.clear();
+        self.meta.resize(bucket.len(), 0);
+        let (at, meta) = (&mut log.at[first..], &mut self.meta[..]);
+        for row in &bucket {
+            let k = &mut cursor[(row[0] & BUCKET_MASK) as usize];
+            let p = *k as usize - first;
+            *k += 1;
+            at[p] = row[1];
+            meta[p] = row[2];
+        }
+        cursor.fill(0);
+    }
+
+    /// Fills the log's columns at `range` (the rows of the members from `members` on)
+    /// from `meta`, puts any group out of time order in order, and keeps each row's
+    /// `from` in `from`.
+    fn columns(&mut self, log: &mut JourneyLog, members: usize, range: Range<usize>) {
+        let meta = &self.meta[..range.len()];
+        // One column at a time: each loop is a simple map the compiler vectorises.
+        let column = |dst: &mut [u8], code: fn(Meta) -> u8| {
+            for (d, &m) in dst.iter_mut().zip(meta) {
+                *d = code(Meta(m));
+            }
+        };
+        column(&mut log.stage[range.clone()], Meta::to);
+        column(&mut log.source[range.clone()], Meta::source);
+        column(&mut log.channel[range.clone()], Meta::channel);
+        self.from.clear();
+        self.from.extend(meta.iter().map(|&m| Meta(m).from()));
+        for &s in &log.starts[members..] {
             log.opens[s as usize] = true;
         }
         // Rows pushed in time order (a file written in time order) leave every group
-        // sorted, and the `from` stages are read from the packed column; only a log
-        // with a group out of order gets a `from` column to sort along.
-        let in_order = log
-            .at
+        // sorted; only a bucket with a group out of order has its groups sorted.
+        let at = &log.at[range.clone()];
+        let in_order = at
             .windows(2)
-            .zip(log.opens.iter().skip(1))
+            .zip(log.opens[range.clone()].iter().skip(1))
             .fold(true, |ok, (w, &open)| ok & (open | (w[0] <= w[1])));
-        if in_order {
-            check_from(log, meta, |m| Meta(m).from(), contacts)
-        } else {
-            let mut from = column(Meta::from);
-            sort_groups(&mut log, &mut from);
-            check_from(log, &from, |f| f, contacts)
+        if !in_order {
+            let ends = log.starts[members + 1..].iter().map(|&s| s as usize).chain([range.end]);
+            let groups: Vec<(usize, usize)> =
+                log.starts[members..].iter().map(|&s| s as usize).zip(ends).collect();
+            for (start, end) in groups {
+                if log.at[start..end].windows(2).any(|w| w[0] > w[1]) {
+                    sort_group(log, &mut self.from, range.start, start..end);
+                }
+            }
         }
+        log.entered_from.extend(log.starts[members..].iter().map(|&s| self.from[s as usize - range.start]));
     }
 }
 
-/// Puts each group of `log` in time order, keeping push order among equal times.
-fn sort_groups(log: &mut JourneyLog, from: &mut [u8]) {
-    for g in 0..log.contact.len() {
-        let (start, end) = (log.starts[g] as usize, log.starts[g + 1] as usize);
-        if log.at[start..end].windows(2).any(|w| w[0] > w[1]) {
-            sort_group(log, from, start, end);
-        }
-    }
-}
-
-/// Checks that each transition's `from` (`code` of its entry in `from`) is the stage
-/// before it in its group, by one flat pass over the columns, and notes each
-/// member's first `from` and the log's time span.
-fn check_from<T: Copy>(
-    mut log: JourneyLog,
-    from: &[T],
-    code: impl Fn(T) -> u8,
-    contacts: &ContactTable,
-) -> Result<JourneyLog, DomainError> {
-    let members = log.contact.len();
-    log.entered_from = log.starts[..members].iter().map(|&s| code(from[s as usize])).collect();
-    log.last = log.at.iter().copied().max().unwrap_or(0);
-    log.earliest = log.at.iter().copied().min().unwrap_or(0);
-    // Row i (but the first) against the stage before it: a flat pass the compiler
-    // vectorises; the failing row is looked for only when there is one.
-    let rows = || from.iter().zip(&log.opens).skip(1).zip(&log.stage);
-    let follows = |((&f, &open), &before): ((&T, &bool), &u8)| open | (code(f) == before);
+/// Checks that each transition at `range` of `log` (the rows of the members from
+/// `members` on) left the stage before it in its group, `from` holding each row's
+/// `from` stage, by one flat pass over the columns.
+fn check_from(
+    log: &JourneyLog,
+    from: &[u8],
+    members: usize,
+    range: Range<usize>,
+    contacts: &ContactKeys,
+) -> Result<(), DomainError> {
+    // Row i (but the bucket's first, which opens a group) against the stage before
+    // it: a flat pass the compiler vectorises; the failing row is looked for only
+    // when there is one.
+    let rows = || from[1..].iter().zip(&log.opens[range.start + 1..range.end]).zip(&log.stage[range.start..]);
+    let follows = |((&f, &open), &before): ((&u8, &bool), &u8)| open | (f == before);
     if rows().fold(true, |ok, row| ok & follows(row)) {
-        return Ok(log);
+        return Ok(());
     }
-    let Some(i) = rows().position(|row| !follows(row)).map(|p| p + 1) else {
-        return Ok(log);
+    let Some(i) = rows().position(|row| !follows(row)).map(|p| range.start + p + 1) else {
+        return Ok(());
     };
-    let g = log.starts.partition_point(|&s| s as usize <= i) - 1;
+    let g = members + log.starts[members..].partition_point(|&s| s as usize <= i) - 1;
     let start = log.starts[g] as usize;
     let name = |code: u8| {
         log.journey.stage_at(usize::from(code)).map_or("(none)".to_owned(), |s| s.key().to_string())
     };
-    let contact = ContactId::new(contacts.name(ContactRef(log.contact[g])))?;
+    let contact = ContactId::new(contacts.name(log.contact[g]))?;
     Err(DomainError::InvalidHistory {
         contact,
         journey: JourneyId::clone(log.journey.id()),
@@ -678,23 +690,25 @@ fn check_from<T: Copy>(
         cause: Box::new(DomainError::HistoryMismatch {
             field: "from",
             expected: name(log.stage[i - 1]),
-            actual: name(code(from[i])),
+            actual: name(from[i - range.start]),
         }),
     })
 }
 
-/// Puts one group in time order, keeping push order among equal times.
-fn sort_group(log: &mut JourneyLog, from: &mut [u8], start: usize, end: usize) {
-    let mut order: Vec<usize> = (start..end).collect();
+/// Puts the group at `group` in time order, keeping push order among equal times;
+/// `from` holds the `from` stages of the rows from `first` on.
+fn sort_group(log: &mut JourneyLog, from: &mut [u8], first: usize, group: Range<usize>) {
+    let mut order: Vec<usize> = group.clone().collect();
     order.sort_by_key(|&i| log.at[i]);
     let take = |col: &[u8]| order.iter().map(|&i| col[i]).collect::<Vec<u8>>();
-    let (stage, source, channel, fr) = (take(&log.stage), take(&log.source), take(&log.channel), take(from));
+    let (stage, source, channel) = (take(&log.stage), take(&log.source), take(&log.channel));
+    let fr: Vec<u8> = order.iter().map(|&i| from[i - first]).collect();
     let at: Vec<u32> = order.iter().map(|&i| log.at[i]).collect();
-    log.at[start..end].copy_from_slice(&at);
-    log.stage[start..end].copy_from_slice(&stage);
-    log.source[start..end].copy_from_slice(&source);
-    log.channel[start..end].copy_from_slice(&channel);
-    from[start..end].copy_from_slice(&fr);
+    log.at[group.clone()].copy_from_slice(&at);
+    log.stage[group.clone()].copy_from_slice(&stage);
+    log.source[group.clone()].copy_from_slice(&source);
+    log.channel[group.clone()].copy_from_slice(&channel);
+    from[group.start - first..group.end - first].copy_from_slice(&fr);
 }
 
 #[cfg(test)]
@@ -747,5 +761,41 @@ mod tests {
         // Out of time order and broken once sorted.
         let rows = [("a", Some("demo"), "trial", 20), ("a", None, "lead", 10)];
         assert_eq!(mismatch(build(&rows).unwrap_err()), ("a".into(), 2, "lead".into(), "demo".into()));
+    }
+
+    #[test]
+    fn rows_of_contacts_in_several_buckets_are_grouped_and_checked() {
+        // Numbered contacts in buckets 0, 1 and 3 and one that is not numbered, pushed
+        // interleaved and partly out of time order.
+        let rows = [
+            ("c0050000", None, "lead", 30),
+            ("c0000007", None, "lead", 10),
+            ("ada", None, "lead", 5),
+            ("c0020000", Some("lead"), "demo", 40),
+            ("c0000007", Some("lead"), "trial", 11),
+            ("c0020000", None, "lead", 15),
+            ("ada", Some("lead"), "demo", 6),
+        ];
+        let log = build(&rows).unwrap();
+        let names: Vec<&str> = log.contacts().iter().map(|(_, name)| name).collect();
+        assert_eq!(names, ["c0000007", "c0020000", "c0050000", "ada"]);
+        let referral = log.journey("referral").unwrap();
+        let at: Vec<i64> = referral.at.iter().map(|&t| referral.epoch + i64::from(t)).collect();
+        assert_eq!(
+            (referral.contact.clone(), referral.starts.clone()),
+            (vec![0, 1, 2, 3], vec![0, 2, 4, 5, 7])
+        );
+        assert_eq!((at, referral.stage.clone()), (vec![10, 11, 15, 40, 30, 5, 6], vec![0, 2, 0, 1, 0, 0, 1]));
+        assert_eq!(referral.opens, [true, false, true, false, true, true, false]);
+        assert_eq!(log.last_at().map(|t| t.timestamp()), Some(40));
+        // A broken history in a later bucket names its contact and transition.
+        let mut broken = rows.to_vec();
+        broken.push(("c0050000", Some("demo"), "trial", 31));
+        assert_eq!(
+            mismatch(build(&broken).unwrap_err()),
+            ("c0050000".into(), 2, "lead".into(), "demo".into())
+        );
+        broken[7] = ("ada", Some("lead"), "trial", 31);
+        assert_eq!(mismatch(build(&broken).unwrap_err()), ("ada".into(), 3, "demo".into(), "lead".into()));
     }
 }
