@@ -181,6 +181,27 @@ async fn atomic_mode_applies_all_rows_or_none() {
     assert_eq!((report.applied, report.refused), (5, 0));
     assert_eq!(stages(&history(&engine, "ada", "referral").await), ["lead", "demo_complete", "trial"]);
     assert_eq!(stages(&history(&engine, "bob", "support").await), ["open", "new"]);
+
+    // An atomic batch groups its rows every chunk of rows and stores the same.
+    let grouped = crate::engine().await;
+    let report = import(&grouped, &valid, &options().mode(Mode::Atomic).chunk_rows(2)).await;
+    assert_eq!((report.applied, report.refused), (5, 0));
+    for (contact, journey) in [("ada", "referral"), ("bob", "support"), ("bob", "advocate_enrollment")] {
+        assert_eq!(history(&grouped, contact, journey).await, history(&engine, contact, journey).await);
+    }
+}
+
+#[tokio::test]
+async fn each_created_contact_enters_the_system_journey_under_its_own_id() {
+    let engine = engine().await;
+    let csv = "contact_id,journey,stage\nbob,referral,lead\ncyd,support,new\ndee,referral,lead\n";
+    let report = import(&engine, csv, &options()).await;
+    assert_eq!((report.applied, report.refused), (3, 0));
+    let added = engine.add_contact(Contact::new(id("eve"))).await.expect("added");
+    for contact in ["bob", "cyd", "dee"] {
+        let entry = history(&engine, contact, "advocate_enrollment").await;
+        assert_eq!(entry, [Transition { contact: id(contact), ..added.clone() }], "{contact}");
+    }
 }
 
 #[tokio::test]

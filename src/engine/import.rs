@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 
 use csv::ByteRecord;
 
-use super::{JourneyEngine, contact_entry};
+use super::{JourneyEngine, contact_entry, contact_write};
 use crate::clock::Clock;
 use crate::error::{DomainError, Error, RepositoryError};
 use crate::import::{
@@ -19,6 +19,7 @@ use crate::import::{
 };
 use crate::model::contact::Contact;
 use crate::model::ids::{ContactId, JourneyId};
+use crate::model::transition::Transition;
 use crate::repository::{Commit, LogPosition, Repository};
 
 /// Transitions an export reads from the repository at once.
@@ -56,7 +57,7 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
             return Ok(report);
         }
         let header = Header::parse(&record, options.ignore_unknown_columns).map_err(Error::Import)?;
-        let mut batch = Batch::new(options.batch.clone(), self.clock.now());
+        let mut batch = Batch::new(options.batch.clone(), self.clock.now(), options.chunk_rows);
         while read(&mut reader, &mut record)? {
             let line = record.position().map_or(0, csv::Position::line);
             report.rows += 1;
@@ -142,7 +143,7 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
                 }
             }
         };
-        Ok(batch.decide(membership, line, &row))
+        Ok(batch.decide(membership, line, row))
     }
 
     /// Commits the batch's pending transitions, with the contacts it creates (each
@@ -160,8 +161,26 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
         let mut contacts = Vec::with_capacity(created.len());
         if !created.is_empty() {
             let system = self.system_journey().await?;
+            appends.reserve(created.len());
+            // Each created contact enters the system journey as `add_contact` enters it.
+            // The entry depends on the status (the same for every new contact) and the
+            // time, not on who it is: it is decided for the first, and each other
+            // contact takes a copy under its own id.
+            let mut decided: Option<Transition> = None;
             for id in created {
-                let (write, entry) = contact_entry(&system, Contact::new(id), batch.now())?;
+                let contact = Contact::new(id);
+                let (write, entry) = match &decided {
+                    Some(entry) => {
+                        let mut entry = entry.clone();
+                        entry.contact = contact.id.clone();
+                        contact_write(&system, contact, entry)
+                    }
+                    None => {
+                        let (write, entry) = contact_entry(&system, contact, batch.now())?;
+                        decided = entry.transitions.first().cloned();
+                        (write, entry)
+                    }
+                };
                 contacts.push(write);
                 appends.push(entry);
             }

@@ -345,13 +345,19 @@ fn contact_entry(
     now: DateTime<Utc>,
 ) -> Result<(ContactWrite, Append), crate::error::DomainError> {
     let entry = decide(system, None, &Move::to_status(contact.id.clone(), contact.enrollment, now))?;
+    Ok(contact_write(system, contact, entry))
+}
+
+/// The parts of a commit adding `contact` with `entry`, its transition into the
+/// `system` journey.
+fn contact_write(system: &Journey, contact: Contact, entry: Transition) -> (ContactWrite, Append) {
     let append = Append {
         contact: contact.id.clone(),
         journey: system.id().clone(),
         expected_version: 0,
         transitions: vec![entry],
     };
-    Ok((ContactWrite::Insert(contact), append))
+    (ContactWrite::Insert(contact), append)
 }
 
 /// When a move happens: now (read on each attempt) or at the time it names.

@@ -36,9 +36,6 @@ pub(crate) enum Existence {
     Missing,
 }
 
-/// Pending transitions of a membership grow one at a time up to this many.
-const SHORT_PENDING: usize = 4;
-
 /// No membership: the end of a contact's chain.
 const NONE: u32 = u32::MAX;
 
@@ -68,6 +65,16 @@ struct Membership {
     pending: u32,
 }
 
+/// A membership with decided transitions not yet committed.
+#[derive(Debug)]
+struct Touched {
+    membership: u32,
+    /// How many of its transitions are staged.
+    staged: u32,
+    /// Its transitions grouped so far, in row order.
+    transitions: Vec<Transition>,
+}
+
 /// What became of a row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
@@ -93,7 +100,13 @@ pub(crate) struct Batch {
     /// Memberships with pending transitions, in the order first touched, with them.
     /// Kept beside the memberships, which are many and mostly idle, so that each of
     /// them stays small.
-    touched: Vec<(u32, Vec<Transition>)>,
+    touched: Vec<Touched>,
+    /// Decided transitions in row order, each with its membership, until they are
+    /// grouped by membership: then each membership's vector is allocated once, at its
+    /// size, and the repository may keep it as the history.
+    staged: Vec<(u32, Transition)>,
+    /// Transitions staged at most before they are grouped.
+    stage_rows: usize,
     /// By membership, the lines of this batch its stored history already holds: a
     /// re-run of an interrupted import counts them as applied and appends them again
     /// never. Empty but on a re-run.
@@ -117,7 +130,9 @@ pub(crate) enum Lookup {
 }
 
 impl Batch {
-    pub(crate) fn new(batch: BatchId, now: DateTime<Utc>) -> Self {
+    /// A batch that groups its decided transitions by membership every `stage_rows`
+    /// rows (a best-effort import commits them then).
+    pub(crate) fn new(batch: BatchId, now: DateTime<Utc>, stage_rows: usize) -> Self {
         Batch {
             batch,
             now,
@@ -127,6 +142,8 @@ impl Batch {
             slots: Vec::new(),
             memberships: Vec::new(),
             touched: Vec::new(),
+            staged: Vec::new(),
+            stage_rows: stage_rows.max(1),
             stored_lines: HashMap::default(),
             created: Vec::new(),
             pending_rows: 0,
@@ -249,9 +266,11 @@ impl Batch {
     /// # Errors
     /// `unknown_contact` for a contact the import refuses, `precondition_mismatch`
     /// when `from_stage` is not the current stage, else what [`decide`] refuses.
-    pub(crate) fn decide(&mut self, index: u32, line: u64, row: &Row<'_>) -> Result<Outcome, ImportError> {
+    pub(crate) fn decide(&mut self, index: u32, line: u64, row: Row<'_>) -> Result<Outcome, ImportError> {
         let membership = &mut self.memberships[index as usize];
-        if self.stored_lines.get(&index).is_some_and(|lines| lines.contains(&line)) {
+        if !self.stored_lines.is_empty()
+            && self.stored_lines.get(&index).is_some_and(|lines| lines.contains(&line))
+        {
             return Ok(Outcome::AlreadyStored);
         }
         let journey = &self.journeys[membership.journey as usize];
@@ -284,29 +303,40 @@ impl Batch {
             occurred_at: row.at.unwrap_or(self.now),
             recorded_at: self.now,
             source: Source::Import { batch: self.batch.clone(), line, origin: row.origin },
-            touchpoint: row.touchpoint.clone(),
+            touchpoint: row.touchpoint,
             idempotency_key: None,
         };
         let decision = decide_from(journey, membership.state, &request)?;
-        membership.state = Some(decision.standing());
-        let transition = decision.to_transition();
+        let (standing, decided) = (decision.standing(), decision.decided());
+        membership.state = Some(standing);
+        let transition = decided.into_transition(journey, request);
         if membership.pending == NONE {
             membership.pending = self.touched.len() as u32;
-            self.touched.push((index, Vec::new()));
+            self.touched.push(Touched { membership: index, staged: 0, transitions: Vec::new() });
         }
-        let pending = &mut self.touched[membership.pending as usize].1;
-        // Most memberships take one or two rows per chunk, and the repository may keep
-        // this vector as the history: no spare capacity while it is short.
-        if pending.len() < SHORT_PENDING {
-            pending.reserve_exact(1);
-        }
-        pending.push(transition);
+        self.touched[membership.pending as usize].staged += 1;
+        self.staged.push((index, transition));
         self.pending_rows += 1;
         if slot.existence == Existence::Absent {
             slot.existence = Existence::Created;
             self.created.push(membership.slot);
         }
+        if self.staged.len() >= self.stage_rows {
+            self.group();
+        }
         Ok(Outcome::Decided)
+    }
+
+    /// Moves the staged transitions to their memberships' vectors, each grown once.
+    fn group(&mut self) {
+        for touched in &mut self.touched {
+            touched.transitions.reserve_exact(touched.staged as usize);
+            touched.staged = 0;
+        }
+        for (index, transition) in self.staged.drain(..) {
+            let pending = self.memberships[index as usize].pending;
+            self.touched[pending as usize].transitions.push(transition);
+        }
     }
 
     /// The contacts created since the last commit, to insert with it.
@@ -318,10 +348,11 @@ impl Batch {
     /// before this batch's pending moves, and marks them committed. The caller commits
     /// them (or, for a dry run, drops them).
     pub(crate) fn take_appends(&mut self) -> Vec<Append> {
+        self.group();
         self.created.clear();
         self.pending_rows = 0;
         let mut appends = Vec::with_capacity(self.touched.len());
-        for (index, transitions) in self.touched.drain(..) {
+        for Touched { membership: index, transitions, .. } in self.touched.drain(..) {
             let membership = &mut self.memberships[index as usize];
             membership.pending = NONE;
             let Some(first) = transitions.first() else { continue };
