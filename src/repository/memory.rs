@@ -214,7 +214,11 @@ impl State {
             ContactWrite::Insert(contact) => (contact, None),
             ContactWrite::Update { contact, expected_version } => (contact, Some(expected_version)),
         };
-        let stored = self.contacts.get(&contact.id).and_then(|entry| entry.record);
+        let entry = self.contacts.entry(contact.id.clone());
+        let stored = match &entry {
+            Entry::Occupied(entry) => entry.get().record,
+            Entry::Vacant(_) => None,
+        };
         match (stored, expected) {
             (Some(_), None) => {
                 Err(RepositoryError::AlreadyExists { entity: Entity::Contact, id: contact.id.to_string() })
@@ -246,7 +250,7 @@ impl State {
                         "the in-memory repository holds at most 2^32 - 1 contacts",
                     ));
                 };
-                self.contacts.entry(contact.id.clone()).or_default().record = Some(position);
+                entry.or_default().record = Some(position);
                 self.records.push(Versioned { value: contact, version: 1 });
                 Ok(())
             }
@@ -262,11 +266,13 @@ impl State {
             expected: append.expected_version,
             actual,
         };
-        let entry = match self.contacts.entry(append.contact.clone()) {
-            Entry::Occupied(entry) => entry.into_mut(),
-            Entry::Vacant(_) if append.expected_version != 0 => return Err(conflict(0)),
-            Entry::Vacant(_) if append.transitions.is_empty() => return Ok(()),
-            Entry::Vacant(entry) => entry.insert(ContactEntry::default()),
+        // Found by reference: the id is cloned (two reference-count updates) only for a
+        // contact the map does not hold yet.
+        let entry = match self.contacts.get_mut(&append.contact) {
+            Some(entry) => entry,
+            None if append.expected_version != 0 => return Err(conflict(0)),
+            None if append.transitions.is_empty() => return Ok(()),
+            None => self.contacts.entry(append.contact.clone()).or_default(),
         };
         let found = entry.memberships.position(&append.journey);
         let actual = found.map_or(0, |index| entry.memberships.0[index].history.len() as u64);
