@@ -287,11 +287,14 @@ impl Journey {
     /// The position of the stage with key `key`.
     #[inline]
     pub fn stage_index(&self, key: &str) -> Option<usize> {
-        // Journeys are short: comparing a few short keys beats hashing one, and a key
+        // Journeys are short: comparing a few short keys beats hashing one. One pass:
+        // a key of another length is passed over without reading its text, and a key
         // cloned from this journey (as every transition's is) matches by address.
         if self.stages.len() <= LINEAR_LOOKUP_MAX {
-            let keys = || self.stages.keys().map(StageKey::as_str);
-            keys().position(|k| std::ptr::eq(k, key)).or_else(|| keys().position(|k| k == key))
+            self.stages
+                .keys()
+                .map(StageKey::as_str)
+                .position(|k| k.len() == key.len() && (std::ptr::eq(k.as_ptr(), key.as_ptr()) || k == key))
         } else {
             self.stages.get_index_of(key)
         }
