@@ -345,18 +345,34 @@ impl ContactKeys {
             // was a tenth of this pass).
             let mut text = Vec::with_capacity(count as usize * (shape.prefix.len() + shape.width));
             table.ends.reserve(count as usize + others.len());
-            // One id at a time: the prefix stays, the digits are rewritten.
+            // One id at a time: the prefix stays, and the digits are counted up from
+            // the previous number's when the numbers follow each other (as they do
+            // where the ids are dense), else rewritten.
             let mut id = shape.prefix.as_bytes().to_vec();
             id.resize(shape.prefix.len() + shape.width, b'0');
+            let mut next = None;
             for (word, &w) in seen.iter().enumerate() {
                 let mut bits = w;
                 while bits != 0 {
-                    let mut n = word * 64 + bits.trailing_zeros() as usize;
+                    let n = word * 64 + bits.trailing_zeros() as usize;
                     bits &= bits - 1;
-                    for d in id[shape.prefix.len()..].iter_mut().rev() {
-                        *d = b'0' + (n % 10) as u8;
-                        n /= 10;
+                    let digits = &mut id[shape.prefix.len()..];
+                    if next == Some(n) {
+                        for d in digits.iter_mut().rev() {
+                            let carry = *d == b'9';
+                            *d = if carry { b'0' } else { *d + 1 };
+                            if !carry {
+                                break;
+                            }
+                        }
+                    } else {
+                        let mut rest = n;
+                        for d in digits.iter_mut().rev() {
+                            *d = b'0' + (rest % 10) as u8;
+                            rest /= 10;
+                        }
                     }
+                    next = Some(n + 1);
                     text.extend_from_slice(&id);
                     let end = u32::try_from(text.len()).map_err(|_| DomainError::InvalidValue {
                         field: "contacts",
@@ -474,6 +490,24 @@ mod tests {
     fn by_digits(shape: &Shape, id: &str) -> Option<usize> {
         let rest = id.strip_prefix(shape.prefix.as_str()).filter(|r| r.len() == shape.width)?;
         rest.bytes().all(|b| b.is_ascii_digit()).then(|| rest.parse().ok()).flatten()
+    }
+
+    #[test]
+    fn numbered_ids_are_written_back_in_number_order() {
+        let ids =
+            ["c0002001", "c0000009", "c0000010", "c0000099", "c0000100", "c0001999", "c0002000", "c0000005"];
+        let mut keys = ContactKeys::default();
+        let numbers: Vec<u32> = ids.iter().map(|id| keys.key(id.as_bytes()).unwrap()).collect();
+        let other = keys.key(b"ada").unwrap();
+        keys.mark(&numbers);
+        let (table, final_ref) = keys.finish().unwrap();
+        let mut sorted = ids.to_vec();
+        sorted.sort_unstable();
+        sorted.push("ada");
+        assert_eq!(table.iter().map(|(_, name)| name).collect::<Vec<_>>(), sorted);
+        for (id, key) in ids.iter().zip(numbers).chain([(&"ada", other)]) {
+            assert_eq!(table.name(ContactRef(final_ref(key))), *id);
+        }
     }
 
     #[test]
