@@ -318,6 +318,29 @@ mod tests {
     }
 
     #[test]
+    fn ids_hash_order_show_and_serialize_as_their_text() {
+        use std::collections::{BTreeSet, HashSet};
+        let ids: Vec<ContactId> = ["c2", "c10", "ada@example.com"].map(|t| t.parse().unwrap()).into();
+        // Looked up by `&str` through `Borrow<str>`, with std's and the crate's hashers.
+        let std_set: HashSet<ContactId> = ids.iter().cloned().collect();
+        let fold_set: HashSet<ContactId, foldhash::fast::FixedState> = ids.iter().cloned().collect();
+        for text in ["c2", "c10", "ada@example.com"] {
+            assert!(std_set.contains(text) && fold_set.contains(text), "{text} not found");
+        }
+        assert!(!std_set.contains("c1"));
+        let ordered: Vec<&str> =
+            ids.iter().collect::<BTreeSet<_>>().into_iter().map(ContactId::as_str).collect();
+        assert_eq!(ordered, ["ada@example.com", "c10", "c2"]);
+        assert_eq!(
+            (ids[1].to_string(), format!("{:?}", ids[1])),
+            ("c10".to_owned(), "ContactId(\"c10\")".to_owned())
+        );
+        assert_eq!(serde_json::to_string(&ids[1]).unwrap(), "\"c10\"");
+        // A copy made from the text equals the original.
+        assert_eq!(ContactId::new(ids[2].as_str()).unwrap(), ids[2]);
+    }
+
+    #[test]
     fn deserializing_an_invalid_id_is_an_error() {
         let parsed: Result<JourneyId, _> = serde_json::from_str("\"Not A Slug\"");
         assert!(parsed.is_err());
