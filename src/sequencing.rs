@@ -218,6 +218,7 @@ pub fn decide(
 /// assert_eq!(decision.to_transition().from.unwrap(), "lead");
 /// # Ok::<(), journeys::DomainError>(())
 /// ```
+#[inline]
 pub fn decide_from<'a>(
     journey: &'a Journey,
     current: Option<Standing>,
@@ -261,6 +262,7 @@ pub fn decide_next(
 /// the last transition instead of replaying every step. A last transition that does
 /// not fit the membership (another contact, journey or version, an unknown stage)
 /// falls back to the replay, which names it.
+#[inline]
 pub(crate) fn decide_after<'a>(
     journey: &'a Journey,
     history: &[Transition],
@@ -276,6 +278,7 @@ pub(crate) fn decide_after<'a>(
 
 /// Where a membership stands after `history`, read off its last transition if that
 /// fits the membership.
+#[inline]
 fn standing_after_decided(
     journey: &Journey,
     contact: &ContactId,
@@ -324,6 +327,7 @@ impl<'a> Decision<'a> {
     }
 
     /// The transition to store.
+    #[inline]
     pub fn to_transition(&self) -> Transition {
         let request = self.request;
         Transition {
@@ -362,6 +366,7 @@ impl Decision<'_> {
 impl Decided {
     /// The transition [`Decision::to_transition`] builds, taking the ids `request`
     /// owns: `request` is the one decided on in `journey`.
+    #[inline]
     pub(crate) fn into_transition(self, journey: &Journey, request: Move) -> Transition {
         let to = match request.target {
             // The target resolved to this stage by its key, so the key is the same.
@@ -392,6 +397,7 @@ fn stage_key(journey: &Journey, index: usize) -> &StageKey {
 }
 
 /// The rules of [`decide`] after the first two, for a move into the stage at `to`.
+#[inline]
 fn check_move(
     journey: &Journey,
     from: Option<Standing>,
@@ -443,6 +449,7 @@ fn sequence_violation(
 }
 
 /// The position of the stage `target` names in `journey`.
+#[inline]
 fn resolve_target(journey: &Journey, target: &Target, source: &Source) -> Result<usize, DomainError> {
     let key = match (journey.is_system(), target) {
         (false, Target::Stage(stage)) => stage.as_str(),
