@@ -58,22 +58,43 @@ pub struct ContactTable {
 struct Shape {
     prefix: String,
     width: usize,
+    /// For a prefix of up to 8 bytes: its bytes as the low bytes of a word, and the
+    /// mask of those bytes (an id of 8 bytes or more has its prefix checked as one
+    /// word rather than by `memcmp`).
+    prefix_word: Option<(u64, u64)>,
 }
 
 impl Shape {
     /// The shape of `id` when it ends in 1 to 9 digits.
     fn of(id: &str) -> Option<Self> {
         let digits = id.bytes().rev().take_while(u8::is_ascii_digit).count();
-        (1..=9).contains(&digits).then(|| Shape { prefix: id[..id.len() - digits].to_owned(), width: digits })
+        let prefix = &id.as_bytes()[..id.len() - digits];
+        let prefix_word = (prefix.len() <= 8).then(|| {
+            let mut word = [0u8; 8];
+            word[..prefix.len()].copy_from_slice(prefix);
+            (u64::from_le_bytes(word), u64::MAX.checked_shr(64 - 8 * prefix.len() as u32).unwrap_or(0))
+        });
+        (1..=9).contains(&digits).then(|| Shape {
+            prefix: id[..id.len() - digits].to_owned(),
+            width: digits,
+            prefix_word,
+        })
     }
 
     /// The number of `id` if it has this shape.
     #[inline]
     fn number(&self, id: &[u8]) -> Option<usize> {
-        let rest = id.strip_prefix(self.prefix.as_bytes()).filter(|r| r.len() == self.width)?;
-        match id.last_chunk::<8>() {
-            Some(last) if self.width <= 8 => eight_digits(*last, self.width),
-            _ => rest
+        if id.len() != self.prefix.len() + self.width {
+            return None;
+        }
+        match (id.first_chunk::<8>(), id.last_chunk::<8>(), self.prefix_word) {
+            (Some(first), Some(last), Some((prefix, mask))) if self.width <= 8 => {
+                (u64::from_le_bytes(*first) & mask == prefix)
+                    .then(|| eight_digits(*last, self.width))
+                    .flatten()
+            }
+            _ => id
+                .strip_prefix(self.prefix.as_bytes())?
                 .iter()
                 .try_fold(0usize, |n, &d| d.is_ascii_digit().then(|| n * 10 + usize::from(d - b'0'))),
         }
