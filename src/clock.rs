@@ -20,6 +20,7 @@ impl Clock for SystemClock {
     /// The instant [`Utc::now`] gives, read as it does but with the calendar date of
     /// the day kept per thread: turning the day's number into a date is half of
     /// `Utc::now`'s work, and every move reads the clock.
+    #[inline]
     fn now(&self) -> DateTime<Utc> {
         thread_local! {
             static TODAY: Cell<Option<(u64, NaiveDate)>> = const { Cell::new(None) };

@@ -317,11 +317,13 @@ impl<'a> Decision<'a> {
     }
 
     /// The stage left; `None` for the entry.
+    #[inline]
     pub fn from(&self) -> Option<&'a StageKey> {
         self.from.map(|index| stage_key(self.journey, index))
     }
 
     /// The stage entered.
+    #[inline]
     pub fn to(&self) -> &'a StageKey {
         stage_key(self.journey, self.to)
     }
@@ -389,6 +391,7 @@ impl Decided {
 }
 
 /// The key of the stage at `index`, which the caller got from `journey` itself.
+#[inline]
 fn stage_key(journey: &Journey, index: usize) -> &StageKey {
     journey
         .stage_at(index)
@@ -471,6 +474,7 @@ fn stage_position(journey: &Journey, key: &str) -> Result<usize, DomainError> {
 }
 
 /// The sequencing rule a move from `from` (`None`: entry) to `to` breaks, if any.
+#[inline]
 fn sequence_rule_broken(journey: &Journey, from: Option<usize>, to: usize) -> Option<SequenceRule> {
     if journey.policy() == SequencePolicy::AnyOrder {
         return None;

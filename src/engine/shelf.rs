@@ -32,6 +32,7 @@ struct Node {
 
 impl Shelf {
     /// The journey with id `id`, if shelved.
+    #[inline]
     pub(super) fn get(&self, id: &JourneyId) -> Option<&Arc<Journey>> {
         let mut slot = self.bucket(id);
         while let Some(node) = slot.get() {
@@ -57,6 +58,7 @@ impl Shelf {
         }
     }
 
+    #[inline]
     fn bucket(&self, id: &JourneyId) -> &Slot {
         &self.buckets[self.hasher.hash_one(id) as usize % BUCKETS]
     }

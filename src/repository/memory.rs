@@ -81,6 +81,7 @@ struct Membership {
 }
 
 impl Memberships {
+    #[inline]
     fn position(&self, journey: &JourneyId) -> Option<usize> {
         self.0.iter().position(|m| m.journey == *journey)
     }
@@ -119,6 +120,7 @@ struct JourneyLog {
 }
 
 impl JourneyLog {
+    #[inline]
     fn push(&mut self, t: &Transition) {
         let entry = (t.occurred_at, t.contact.clone(), t.version);
         if self.entries.last().is_some_and(|last| *last > entry) {
@@ -147,6 +149,7 @@ impl InMemoryRepository {
         InMemoryRepository { state: Arc::new(Mutex::new(self.lock().clone())) }
     }
 
+    #[inline]
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a half-applied commit: commits
         // are checked in full before the first write. So the data is sound even if
