@@ -312,6 +312,17 @@ impl ContactKeys {
     /// The key of contact `id`.
     #[inline]
     pub(crate) fn key(&mut self, id: &[u8]) -> Result<u32, DomainError> {
+        match self.shape.as_ref().and_then(|s| s.number(id)) {
+            Some(n) if n / 64 < self.seen.len() => Ok(n as u32),
+            _ => self.new_key(id),
+        }
+    }
+
+    /// The key of contact `id` when it is not a number already in range: the first
+    /// id (which sets the shape), a number past the range (which grows it while the
+    /// numbers stay dense), or an id of another shape.
+    #[inline(never)]
+    fn new_key(&mut self, id: &[u8]) -> Result<u32, DomainError> {
         if self.shape.is_none() && self.seen.is_empty() && self.others.is_empty() {
             let text = utf8_id(id)?;
             ContactId::validate(text)?;
