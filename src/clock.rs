@@ -37,6 +37,7 @@ impl Clock for SystemClock {
 /// The instant `secs` seconds and `nanos` nanoseconds after the Unix epoch, as
 /// [`DateTime::from_timestamp`] gives it, taking the date from `today` when it holds
 /// that day's and storing it there otherwise. `None` past the dates chrono holds.
+#[inline]
 fn at(secs: u64, nanos: u32, today: &Cell<Option<(u64, NaiveDate)>>) -> Option<DateTime<Utc>> {
     const SECONDS_PER_DAY: u64 = 86_400;
     /// Days from 0001-01-01 (day 1 of the common era) to 1970-01-01.

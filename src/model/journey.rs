@@ -280,6 +280,7 @@ impl Journey {
     }
 
     /// The stage at position `index` (0 is the first stage).
+    #[inline]
     pub fn stage_at(&self, index: usize) -> Option<&Stage> {
         self.stages.get_index(index).map(|(_, s)| s)
     }
@@ -309,6 +310,7 @@ impl Journey {
 
     /// The stage a sequenced journey advances to from the stage at `index`: the next
     /// stage in order that is not an exit. `None` after the last such stage.
+    #[inline]
     pub fn next_stage_index(&self, index: usize) -> Option<usize> {
         (index + 1..self.stages.len()).find(|&i| !self.stages[i].exit)
     }
@@ -316,6 +318,7 @@ impl Journey {
     /// Whether nothing may follow the stage at `index` under this journey's policy:
     /// in a sequenced journey an exit, or a stage with no later non-exit stage (the
     /// last step); in an any-order journey no stage is terminal.
+    #[inline]
     pub fn is_terminal(&self, index: usize) -> bool {
         match self.policy {
             SequencePolicy::AnyOrder => false,
