@@ -103,7 +103,7 @@ impl TransitionLog {
         size_hint: u64,
     ) -> Result<Self, LoadError> {
         let mut records = Records::new(reader);
-        let header: Vec<Vec<u8>> = match records.next()? {
+        let header: Vec<Vec<u8>> = match records.next().map_err(csv_error)? {
             Some(n) => {
                 let (text, ends) = records.record(n);
                 ends.windows(2).map(|w| text.get(w[0]..w[1]).unwrap_or_default().to_vec()).collect()
@@ -125,7 +125,7 @@ impl TransitionLog {
         let kinds = Names::new(SourceKind::ALL.map(SourceKind::as_str));
         loop {
             let line = records.line();
-            let Some(found) = records.next()? else { break };
+            let Some(found) = records.next().map_err(csv_error)? else { break };
             if found != header.len() {
                 return Err(LoadError::FieldCount { line, expected: header.len(), found });
             }
@@ -145,6 +145,12 @@ impl TransitionLog {
         }
         builder.finish().map_err(|source| LoadError::History { source })
     }
+}
+
+/// The load error of an error reading the input.
+#[cold]
+fn csv_error(e: io::Error) -> LoadError {
+    LoadError::Csv { source: e.into() }
 }
 
 /// The source kind named `text`, found in `kinds` (the names of [`SourceKind::ALL`]).
@@ -191,14 +197,15 @@ impl<R: Read> Records<R> {
         }
     }
 
-    /// Reads the next record: its number of fields, or `None` at the end.
-    #[inline]
-    fn next(&mut self) -> Result<Option<usize>, LoadError> {
+    /// Reads the next record: its number of fields, or `None` at the end (an error
+    /// only from reading the input, small enough to come back in registers).
+    #[inline(always)]
+    fn next(&mut self) -> io::Result<Option<usize>> {
         use csv_core::ReadRecordResult::{End, InputEmpty, OutputEndsFull, OutputFull, Record};
         let (mut written, mut ended) = (0, 0);
         loop {
             if self.start == self.end && !self.eof {
-                self.refill().map_err(|e| LoadError::Csv { source: e.into() })?;
+                self.refill()?;
             }
             let (result, read, wrote, ends) = self.parser.read_record(
                 &self.block[self.start..self.end],
