@@ -8,15 +8,17 @@ use foldhash::fast::RandomState;
 use crate::model::ids::JourneyId;
 use crate::model::journey::Journey;
 
-/// How many lists the journeys are spread over by the hash of their id.
-const BUCKETS: usize = 16;
+/// How many lists the journeys are spread over by the hash of their id: a lookup walks
+/// one list, so a host with a thousand journeys still compares about four ids per move
+/// (the buckets take 4 KiB per engine).
+const BUCKETS: usize = 256;
 
 /// Journey definitions, which are immutable once stored, kept for the engine's
 /// lifetime. Every move looks its journey up here: a lookup takes no lock and touches
 /// no reference count, so the move borrows the journey instead of sharing it (a
 /// read-locked map and an `Arc` clone were four atomic updates per move). Each bucket
 /// is a list that only grows, linked through `OnceLock`s.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Shelf {
     hasher: RandomState,
     buckets: [Slot; BUCKETS],
@@ -28,6 +30,12 @@ type Slot = OnceLock<Box<Node>>;
 struct Node {
     journey: Arc<Journey>,
     next: Slot,
+}
+
+impl Default for Shelf {
+    fn default() -> Self {
+        Shelf { hasher: RandomState::default(), buckets: std::array::from_fn(|_| OnceLock::new()) }
+    }
 }
 
 impl Shelf {
@@ -91,7 +99,7 @@ mod tests {
     fn every_journey_shelved_is_found_and_the_first_of_an_id_is_kept() {
         let shelf = Shelf::default();
         // More journeys than buckets, so lists grow past their first node.
-        let ids: Vec<String> = (0..100).map(|i| format!("journey-{i}")).collect();
+        let ids: Vec<String> = (0..1_000).map(|i| format!("journey-{i}")).collect();
         for id in &ids {
             let first = journey(id);
             assert!(Arc::ptr_eq(shelf.insert(Arc::clone(&first)), &first));
@@ -101,6 +109,6 @@ mod tests {
             let found = shelf.get(&id.parse().unwrap()).map(|j| j.id().to_string());
             assert_eq!(found.as_deref(), Some(id.as_str()));
         }
-        assert!(shelf.get(&"journey-100".parse().unwrap()).is_none());
+        assert!(shelf.get(&"journey-1000".parse().unwrap()).is_none());
     }
 }
