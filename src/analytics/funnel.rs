@@ -256,6 +256,10 @@ impl JourneyLog {
     /// A transition extends the chains of the step before each step it matches (the
     /// highest first, so that it takes one step per chain).
     fn longest_chains(&self, spec: &FunnelSpec, scope: Scope<'_>, table: &[u32], max_level: &mut [u64]) {
+        // Member numbers take 31 bits in `short_chains`.
+        if spec.steps.len() <= SHORT_STEPS && self.members() < 1 << 30 {
+            return self.short_chains(spec.window, scope, table, max_level);
+        }
         // `per_level[k]`: members whose level is `k` (0: no step 1).
         let mut per_level = [0u64; MAX_STEPS + 1];
         // `latest[k]`: the latest start of a chain reaching level `k`, valid up to
@@ -299,4 +303,62 @@ impl JourneyLog {
         }
         max_level.copy_from_slice(&per_level[1..=max_level.len()]);
     }
+
+    /// [`longest_chains`](Self::longest_chains) for a funnel of at most
+    /// [`SHORT_STEPS`] steps, with its state in registers and no level carried from
+    /// one transition to the next. The latest starts are five locals holding the
+    /// member's number above bit 33 and the start's time below: a start is this
+    /// member's and within the window exactly when the transition's own
+    /// `member << 33 | t` exceeds it by at most the window (another member's is
+    /// more than 2^32 below), so a step needs no check of the level reached and
+    /// each start is updated by a select. The level a member reached is the number
+    /// of starts that are its own; the members per level are counted in five
+    /// 12-bit lanes of one word, emptied every [`LANE_CHUNK`] transitions.
+    fn short_chains(&self, window: i64, scope: Scope<'_>, table: &[u32], max_level: &mut [u64]) {
+        const LANE: usize = 12;
+        // No same-member difference reaches 2^32: a longer window is the same.
+        let window = window.clamp(0, i64::from(u32::MAX)) as u64;
+        let mut per_level = [0u64; SHORT_STEPS + 1];
+        let mut latest = [0u64; SHORT_STEPS + 1];
+        let reached = |latest: &[u64; SHORT_STEPS + 1], member: u64| {
+            latest[1..].iter().map(|&start| usize::from(start >> 33 == member)).sum::<usize>()
+        };
+        // Number 0 would own the starts' initial zeros.
+        let mut member = 1u64;
+        for run in self.runs(scope) {
+            let columns = self.at[run.clone()]
+                .chunks(LANE_CHUNK)
+                .zip(self.opens[run.clone()].chunks(LANE_CHUNK))
+                .zip(self.stage[run.clone()].chunks(LANE_CHUNK).zip(self.source[run].chunks(LANE_CHUNK)));
+            for ((at, opens), (stage, source)) in columns {
+                let mut lanes = 0u64;
+                for ((&t, &opens), (&stage, &source)) in at.iter().zip(opens).zip(stage.iter().zip(source)) {
+                    // A member's level is counted where the next group opens.
+                    lanes += u64::from(opens) << (LANE * reached(&latest, member));
+                    member += u64::from(opens);
+                    latest[0] = member << 33 | u64::from(t);
+                    let m = table.get(usize::from(stage) * 4 + usize::from(source)).copied().unwrap_or(0);
+                    // The highest step first: one transition takes one step per chain.
+                    for k in (0..SHORT_STEPS).rev() {
+                        let extends = (m >> k & 1 == 1) & (latest[0].wrapping_sub(latest[k]) <= window);
+                        let keep = u64::from(extends).wrapping_neg();
+                        latest[k + 1] = (latest[k] & keep) | (latest[k + 1] & !keep);
+                    }
+                }
+                for (k, count) in per_level.iter_mut().enumerate() {
+                    *count += lanes >> (LANE * k) & ((1 << LANE) - 1);
+                }
+            }
+            per_level[reached(&latest, member)] += 1;
+            // The next run's first transition opens a group: the member it closes
+            // has none of its own (level 0, not reported).
+            member += 1;
+        }
+        max_level.copy_from_slice(&per_level[1..=max_level.len()]);
+    }
 }
+
+/// Funnels of up to this many steps take [`JourneyLog::short_chains`].
+const SHORT_STEPS: usize = 4;
+/// Transitions per emptying of `short_chains`' 12-bit lanes: fewer than a lane holds.
+const LANE_CHUNK: usize = (1 << 12) - 1;
