@@ -87,7 +87,10 @@ fn quantiles(values: &[u32], qs: &[f64]) -> Vec<Option<f64>> {
     }
     let mut picker = QuantilePicker::new(&histogram, qs);
     for &v in values {
-        picker.offer((v >> shift) as usize, v);
+        let b = (v >> shift) as usize;
+        if picker.wants(b) {
+            picker.offer(b, v);
+        }
     }
     picker.finish()
 }
@@ -144,13 +147,20 @@ impl QuantilePicker {
         self.starts.partition_point(|&s| s <= rank).saturating_sub(1)
     }
 
-    /// Looks at one value counted in bucket `b` of the histogram.
+    /// Whether bucket `b` of the histogram holds a rank wanted.
     #[inline]
+    fn wants(&self, b: usize) -> bool {
+        self.wanted.get(b).copied().unwrap_or(false)
+    }
+
+    /// Keeps one value counted in bucket `b`, a bucket it [`wants`](Self::wants).
+    /// Out of line: few values are in a wanted bucket, and the loops offering them
+    /// keep their registers for the others.
+    #[cold]
+    #[inline(never)]
     fn offer(&mut self, b: usize, value: u32) {
-        if self.wanted.get(b).copied().unwrap_or(false) {
-            if let Some((_, list)) = self.gathered.iter_mut().find(|(g, _)| *g == b) {
-                list.push(value);
-            }
+        if let Some((_, list)) = self.gathered.iter_mut().find(|(g, _)| *g == b) {
+            list.push(value);
         }
     }
 
@@ -313,7 +323,16 @@ impl JourneyLog {
             .enumerate()
             .map(|(row, counts)| QuantilePicker::new(counts, if row == spare { &[] } else { &[0.5, 0.9] }))
             .collect();
-        self.for_each_pair(scope, spare, |row, seconds| pickers[row].offer(bucket(seconds), seconds));
+        // The wanted flags of all rows in one table: a stay costs one lookup, not a
+        // walk through its row's picker.
+        let wanted: Vec<[bool; BUCKETS]> =
+            pickers.iter().map(|picker| std::array::from_fn(|b| picker.wants(b))).collect();
+        self.for_each_pair(scope, spare, |row, seconds| {
+            let b = bucket(seconds);
+            if wanted[row][b] {
+                pickers[row].offer(b, seconds);
+            }
+        });
         let completed = pickers
             .into_iter()
             .zip(&histogram)
