@@ -189,13 +189,13 @@ impl Iterator for Visible<'_> {
     }
 }
 
-/// `yes` when `flag`, else `no`, by masking rather than a branch: for a flag the CPU
-/// cannot predict, such as whether a transition opens a group (the compiler turns
-/// a plain `if` into a branch).
+/// `yes` when `flag`, else `no`, without a branch: for a flag the CPU cannot predict,
+/// such as whether a transition opens a group (the compiler turns a plain `if` into a
+/// branch). Written as a pick from a pair, which the compiler turns into one
+/// conditional move, where masking took five instructions.
 #[inline(always)]
 fn either(flag: bool, yes: usize, no: usize) -> usize {
-    let mask = usize::from(flag).wrapping_neg();
-    (yes & mask) | (no & !mask)
+    [no, yes][usize::from(flag)]
 }
 
 fn stage_index(journey: &Journey, key: &str) -> Result<usize, DomainError> {
