@@ -205,7 +205,8 @@ fn count(log: &InteractionLog, scope: &Scope<'_>) -> Counters {
             let mut sum = 0.0;
             let during = stay.touchpoints.clone();
             let of = combinations.of[during.clone()].iter().zip(&tp.sentiment[during.clone()]);
-            for (i, (&combination, &sentiment)) in during.clone().zip(of) {
+            for (j, (&combination, &sentiment)) in of.enumerate() {
+                let i = during.start + j;
                 sum += sentiment;
                 if let Some(cell) = tally.get_mut(usize::from(combination)) {
                     *cell += 1;
