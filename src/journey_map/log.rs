@@ -664,7 +664,7 @@ impl Iterator for Stays<'_> {
             self.done = true;
             return Some(Stay { stage, touchpoints: self.touchpoints.clone(), ended_by: None });
         };
-        let end = (log.tr_split[t] as usize).clamp(start, self.touchpoints.end);
+        let end = (log.tr_split[t] as usize).max(start).min(self.touchpoints.end);
         self.touchpoints.start = end;
         self.stage = log.tr_to[t];
         Some(Stay { stage, touchpoints: start..end, ended_by: Some((log.tr_at[t], log.tr_to[t])) })
