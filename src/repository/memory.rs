@@ -1,8 +1,8 @@
 //! [`InMemoryRepository`]: a real backend kept in memory.
 
+use std::cmp::Ordering;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::num::NonZeroU32;
 
 use foldhash::fast::RandomState;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -47,21 +47,24 @@ pub struct InMemoryRepository {
 #[derive(Clone, Debug, Default)]
 struct State {
     journeys: BTreeMap<JourneyId, Journey>,
-    contacts: HashMap<ContactId, ContactEntry, RandomState>,
-    /// Contact records in the order they were inserted (contacts are never deleted).
-    records: Vec<Versioned<Contact>>,
+    /// Each contact's number: its position in `entries` and `records`. The map's slots
+    /// hold no more than that, so more of them stay in cache and growing it moves less.
+    contacts: HashMap<ContactId, u32, RandomState>,
+    /// Contacts by number, in the order they were first written (never deleted): a
+    /// commit that has a contact's number reaches it again without hashing its id.
+    entries: Vec<ContactEntry>,
+    /// Records by number; `None` for a contact only memberships were written of. Apart
+    /// from the entries: a move reads only the memberships.
+    records: Vec<Option<Versioned<Contact>>>,
     logs: HashMap<JourneyId, JourneyLog, RandomState>,
     idempotency: HashMap<IdempotencyKey, Vec<Transition>, RandomState>,
     interactions: Interactions,
 }
 
-/// A contact's record (absent if only memberships were written), by its position in
-/// the records plus one, and memberships. The records live apart: a move reads only
-/// the memberships, and the map's slots stay half as large, so more of them stay in
-/// cache.
-#[derive(Clone, Debug, Default)]
+/// A contact's id and memberships.
+#[derive(Clone, Debug)]
 struct ContactEntry {
-    record: Option<NonZeroU32>,
+    id: ContactId,
     memberships: Memberships,
 }
 
@@ -115,23 +118,52 @@ const SHORT_HISTORY: usize = 8;
 /// lazily because back-filled transitions may arrive out of order.
 #[derive(Clone, Debug, Default)]
 struct JourneyLog {
-    entries: Vec<(DateTime<Utc>, ContactId, u64)>,
+    entries: Vec<LogEntry>,
     unsorted: bool,
+}
+
+/// A transition's place in its journey's log: the contact by number keeps an entry at
+/// 24 bytes instead of 32, and it is pushed without touching the id's reference count.
+#[derive(Clone, Copy, Debug)]
+struct LogEntry {
+    occurred_at: DateTime<Utc>,
+    contact: u32,
+    version: u64,
+}
+
+impl LogEntry {
+    /// The order of [`LogPosition`]: time, contact id, version.
+    fn cmp(&self, other: &LogEntry, contacts: &[ContactEntry]) -> Ordering {
+        self.occurred_at
+            .cmp(&other.occurred_at)
+            .then_with(|| {
+                if self.contact == other.contact {
+                    Ordering::Equal
+                } else {
+                    contact_id(contacts, self.contact).cmp(&contact_id(contacts, other.contact))
+                }
+            })
+            .then(self.version.cmp(&other.version))
+    }
+}
+
+/// The id of the contact numbered `number`.
+fn contact_id(contacts: &[ContactEntry], number: u32) -> Option<&str> {
+    contacts.get(number as usize).map(|entry| entry.id.as_str())
 }
 
 impl JourneyLog {
     #[inline]
-    fn push(&mut self, t: &Transition) {
-        let entry = (t.occurred_at, t.contact.clone(), t.version);
-        if self.entries.last().is_some_and(|last| *last > entry) {
+    fn push(&mut self, entry: LogEntry, contacts: &[ContactEntry]) {
+        if !self.unsorted && self.entries.last().is_some_and(|last| last.cmp(&entry, contacts).is_gt()) {
             self.unsorted = true;
         }
         self.entries.push(entry);
     }
 
-    fn ordered(&mut self) -> &[(DateTime<Utc>, ContactId, u64)] {
+    fn ordered(&mut self, contacts: &[ContactEntry]) -> &[LogEntry] {
         if self.unsorted {
-            self.entries.sort_unstable();
+            self.entries.sort_unstable_by(|a, b| a.cmp(b, contacts));
             self.unsorted = false;
         }
         &self.entries
@@ -163,16 +195,25 @@ fn membership_id(contact: &ContactId, journey: &JourneyId) -> String {
 }
 
 impl State {
+    fn number(&self, id: &ContactId) -> Option<usize> {
+        self.contacts.get(id).map(|&number| number as usize)
+    }
+
     fn record(&self, id: &ContactId) -> Option<&Versioned<Contact>> {
-        let position = self.contacts.get(id)?.record?.get() as usize - 1;
-        self.records.get(position)
+        self.records.get(self.number(id)?)?.as_ref()
     }
 
     fn history(&self, contact: &ContactId, journey: &JourneyId) -> &[Transition] {
-        self.contacts
-            .get(contact)
+        self.number(contact)
+            .and_then(|number| self.entries.get(number))
             .and_then(|entry| entry.memberships.get(journey))
             .map_or(&[], |m| &m.history)
+    }
+
+    /// The number the next contact added gets.
+    fn next_number(&self) -> Result<u32, RepositoryError> {
+        u32::try_from(self.entries.len())
+            .map_err(|_| RepositoryError::backend("the in-memory repository holds at most 2^32 contacts"))
     }
 
     /// Applies `commit` in one pass: each part is checked against the state the parts
@@ -192,15 +233,21 @@ impl State {
         }
         let keyed = idempotency_key
             .map(|key| (key, appends.iter().flat_map(|a| a.transitions.iter()).cloned().collect::<Vec<_>>()));
-        let mut undo = Undo { records: self.records.len(), replaced: Vec::new(), logs: Vec::new() };
+        let mut undo = Undo { contacts: self.entries.len(), replaced: Vec::new(), logs: Vec::new() };
+        let mut written = Vec::with_capacity(contacts.len());
         for write in contacts {
-            if let Err(e) = self.write_contact(write, &mut undo) {
-                self.undo(&appends[..0], undo);
-                return Err(e);
+            match self.write_contact(write, &mut undo) {
+                Ok(number) => written.push(number),
+                Err(e) => {
+                    self.undo(&appends[..0], undo);
+                    return Err(e);
+                }
             }
         }
+        let mut expected = Expected { written: &written, next: 0 };
         for index in 0..appends.len() {
-            if let Err(e) = self.append(&mut appends[index], &mut undo) {
+            let number = expected.number(&appends[index].contact, &self.entries);
+            if let Err(e) = self.append(&mut appends[index], number, &mut undo) {
                 self.undo(&appends[..index], undo);
                 return Err(e);
             }
@@ -211,71 +258,93 @@ impl State {
         Ok(())
     }
 
-    /// Writes one contact record, if the stored one is at the expected version.
-    fn write_contact(&mut self, write: ContactWrite, undo: &mut Undo) -> Result<(), RepositoryError> {
+    /// Writes one contact record, if the stored one is at the expected version, and
+    /// returns the contact's number.
+    fn write_contact(&mut self, write: ContactWrite, undo: &mut Undo) -> Result<u32, RepositoryError> {
         let (contact, expected) = match write {
             ContactWrite::Insert(contact) => (contact, None),
             ContactWrite::Update { contact, expected_version } => (contact, Some(expected_version)),
         };
-        let entry = self.contacts.entry(contact.id.clone());
-        let stored = match &entry {
-            Entry::Occupied(entry) => entry.get().record,
-            Entry::Vacant(_) => None,
-        };
-        match (stored, expected) {
-            (Some(_), None) => {
-                Err(RepositoryError::AlreadyExists { entity: Entity::Contact, id: contact.id.to_string() })
-            }
-            (None, Some(_)) => {
-                Err(RepositoryError::NotFound { entity: Entity::Contact, id: contact.id.to_string() })
-            }
-            (Some(position), Some(expected)) => {
-                let position = position.get() as usize - 1;
-                let Some(record) = self.records.get_mut(position) else {
-                    return Err(RepositoryError::backend("a contact's record is missing"));
-                };
-                if record.version != expected {
-                    return Err(RepositoryError::Conflict {
+        let next = self.next_number()?;
+        let number = match self.contacts.entry(contact.id.clone()) {
+            Entry::Occupied(slot) => *slot.get(),
+            Entry::Vacant(slot) => {
+                if expected.is_some() {
+                    return Err(RepositoryError::NotFound {
                         entity: Entity::Contact,
                         id: contact.id.to_string(),
-                        expected,
-                        actual: record.version,
                     });
                 }
-                let old = std::mem::replace(record, Versioned { value: contact, version: expected + 1 });
-                undo.replaced.push((position, old));
-                Ok(())
+                slot.insert(next);
+                self.entries
+                    .push(ContactEntry { id: contact.id.clone(), memberships: Memberships::default() });
+                self.records.push(Some(Versioned { value: contact, version: 1 }));
+                return Ok(next);
             }
-            (None, None) => {
-                let Some(position) = u32::try_from(self.records.len() + 1).ok().and_then(NonZeroU32::new)
-                else {
-                    return Err(RepositoryError::backend(
-                        "the in-memory repository holds at most 2^32 - 1 contacts",
-                    ));
-                };
-                entry.or_default().record = Some(position);
-                self.records.push(Versioned { value: contact, version: 1 });
-                Ok(())
+        };
+        let Some(record) = self.records.get_mut(number as usize) else {
+            return Err(RepositoryError::backend("a contact's record is missing"));
+        };
+        let version = match (&*record, expected) {
+            (Some(_), None) => {
+                return Err(RepositoryError::AlreadyExists {
+                    entity: Entity::Contact,
+                    id: contact.id.to_string(),
+                });
             }
-        }
+            (None, Some(_)) => {
+                return Err(RepositoryError::NotFound {
+                    entity: Entity::Contact,
+                    id: contact.id.to_string(),
+                });
+            }
+            (Some(stored), Some(expected)) if stored.version != expected => {
+                return Err(RepositoryError::Conflict {
+                    entity: Entity::Contact,
+                    id: contact.id.to_string(),
+                    expected,
+                    actual: stored.version,
+                });
+            }
+            (_, expected) => expected.map_or(1, |expected| expected + 1),
+        };
+        let old = record.replace(Versioned { value: contact, version });
+        undo.replaced.push((number as usize, old));
+        Ok(number)
     }
 
     /// Appends one membership's transitions (moved out of `append`), if the membership
-    /// is at the expected version.
-    fn append(&mut self, append: &mut Append, undo: &mut Undo) -> Result<(), RepositoryError> {
+    /// is at the expected version. `number` is the contact's, when the caller knows it.
+    fn append(
+        &mut self,
+        append: &mut Append,
+        number: Option<u32>,
+        undo: &mut Undo,
+    ) -> Result<(), RepositoryError> {
         let conflict = |actual: u64| RepositoryError::Conflict {
             entity: Entity::Membership,
             id: membership_id(&append.contact, &append.journey),
             expected: append.expected_version,
             actual,
         };
-        // Found by reference: the id is cloned (two reference-count updates) only for a
-        // contact the map does not hold yet.
-        let entry = match self.contacts.get_mut(&append.contact) {
-            Some(entry) => entry,
+        let number = match number.or_else(|| self.contacts.get(&append.contact).copied()) {
+            Some(number) => number,
             None if append.expected_version != 0 => return Err(conflict(0)),
             None if append.transitions.is_empty() => return Ok(()),
-            None => self.contacts.entry(append.contact.clone()).or_default(),
+            None => {
+                // Found by reference above: the id is cloned (two reference-count updates)
+                // only for a contact the map does not hold yet.
+                let next = self.next_number()?;
+                self.contacts.insert(append.contact.clone(), next);
+                self.entries
+                    .push(ContactEntry { id: append.contact.clone(), memberships: Memberships::default() });
+                self.records.push(None);
+                next
+            }
+        };
+        let State { entries, logs, .. } = self;
+        let Some(entry) = entries.get(number as usize) else {
+            return Err(RepositoryError::backend("a contact's memberships are missing"));
         };
         let found = entry.memberships.position(&append.journey);
         let actual = found.map_or(0, |index| entry.memberships.0[index].history.len() as u64);
@@ -285,16 +354,19 @@ impl State {
         if append.transitions.is_empty() {
             return Ok(());
         }
-        let log = match self.logs.get_mut(&append.journey) {
+        let log = match logs.get_mut(&append.journey) {
             Some(log) => log,
-            None => self.logs.entry(append.journey.clone()).or_default(),
+            None => logs.entry(append.journey.clone()).or_default(),
         };
         if !undo.logs.iter().any(|(journey, ..)| *journey == append.journey) {
             undo.logs.push((append.journey.clone(), log.entries.len(), log.unsorted));
         }
         for t in &append.transitions {
-            log.push(t);
+            log.push(LogEntry { occurred_at: t.occurred_at, contact: number, version: t.version }, entries);
         }
+        let Some(entry) = entries.get_mut(number as usize) else {
+            return Err(RepositoryError::backend("a contact's memberships are missing"));
+        };
         let index = found.unwrap_or_else(|| entry.memberships.insert(&append.journey));
         let membership = &mut entry.memberships.0[index];
         membership.decided_here = false;
@@ -312,20 +384,20 @@ impl State {
 
     /// Undoes `applied` (the appends of a refused commit written before the one that
     /// failed) and the contact writes `undo` recorded. A membership keeps the
-    /// transitions before the append's expected version; one left empty, and a
-    /// contact left with neither record nor membership, are removed.
+    /// transitions before the append's expected version and is removed if left empty;
+    /// the contacts the commit added are removed.
     fn undo(&mut self, applied: &[Append], undo: Undo) {
         for append in applied.iter().rev() {
-            let Some(entry) = self.contacts.get_mut(&append.contact) else { continue };
+            let Some(number) = self.number(&append.contact).filter(|&number| number < undo.contacts) else {
+                continue;
+            };
+            let Some(entry) = self.entries.get_mut(number) else { continue };
             if let Some(index) = entry.memberships.position(&append.journey) {
                 let history = &mut entry.memberships.0[index].history;
                 history.truncate(usize::try_from(append.expected_version).unwrap_or(usize::MAX));
                 if history.is_empty() {
                     entry.memberships.0.remove(index);
                 }
-            }
-            if entry.record.is_none() && entry.memberships.0.is_empty() {
-                self.contacts.remove(&append.contact);
             }
         }
         for (journey, len, unsorted) in undo.logs {
@@ -334,28 +406,49 @@ impl State {
                 log.unsorted = unsorted;
             }
         }
-        for (position, old) in undo.replaced.into_iter().rev() {
-            if let Some(record) = self.records.get_mut(position) {
+        for (number, old) in undo.replaced.into_iter().rev() {
+            if let Some(record) = self.records.get_mut(number) {
                 *record = old;
             }
         }
-        for record in self.records.drain(undo.records..) {
-            if let Some(entry) = self.contacts.get_mut(&record.value.id) {
-                entry.record = None;
-                if entry.memberships.0.is_empty() {
-                    self.contacts.remove(&record.value.id);
-                }
-            }
+        for entry in self.entries.drain(undo.contacts..) {
+            self.contacts.remove(&entry.id);
         }
+        self.records.truncate(undo.contacts);
     }
 }
 
-/// What undoes a commit's writes: the number of records before it, the records it
-/// replaced (by position), and the length and order flag of each journey log it
+/// Where a commit's appends find the contacts its writes numbered. A bulk import lists
+/// the contacts it creates, then appends to each in the same order (its first
+/// membership, and again its entry in the system journey): an append whose contact
+/// is the next one expected takes its number instead of a lookup in the map of every
+/// contact. Any other append looks its contact up.
+struct Expected<'a> {
+    written: &'a [u32],
+    next: usize,
+}
+
+impl Expected<'_> {
+    #[inline]
+    fn number(&mut self, contact: &ContactId, entries: &[ContactEntry]) -> Option<u32> {
+        let &number = self.written.get(self.next)?;
+        // The same id shares its text: comparing addresses reads no text, and a
+        // copy of the id made elsewhere just falls back to the lookup.
+        let expected = &entries.get(number as usize)?.id;
+        if !std::ptr::eq(expected.as_str(), contact.as_str()) {
+            return None;
+        }
+        self.next = (self.next + 1) % self.written.len();
+        Some(number)
+    }
+}
+
+/// What undoes a commit's writes: the number of contacts before it, the records it
+/// replaced (by number), and the length and order flag of each journey log it
 /// appended to.
 struct Undo {
-    records: usize,
-    replaced: Vec<(usize, Versioned<Contact>)>,
+    contacts: usize,
+    replaced: Vec<(usize, Option<Versioned<Contact>>)>,
     logs: Vec<(JourneyId, usize, bool)>,
 }
 
@@ -403,7 +496,7 @@ impl Repository for InMemoryRepository {
     }
 
     async fn contact_exists(&self, id: &ContactId) -> Result<bool, RepositoryError> {
-        Ok(self.lock().contacts.get(id).is_some_and(|entry| entry.record.is_some()))
+        Ok(self.lock().record(id).is_some())
     }
 
     async fn load_history(
@@ -447,15 +540,18 @@ impl Repository for InMemoryRepository {
         F: FnOnce(StoredHistory<'_>) -> Result<(Transition, T), E> + Send,
     {
         let mut guard = self.lock();
-        let State { contacts, logs, idempotency, .. } = &mut *guard;
+        let State { contacts, entries, records, logs, idempotency, .. } = &mut *guard;
         let not_found = || RepositoryError::NotFound { entity: Entity::Contact, id: contact.to_string() };
-        let entry = contacts.get_mut(contact).ok_or_else(not_found)?;
+        let number = *contacts.get(contact).ok_or_else(not_found)?;
+        let (Some(entry), Some(record)) = (entries.get(number as usize), records.get(number as usize)) else {
+            return Err(RepositoryError::backend("a contact's entry is missing"));
+        };
         let found = entry.memberships.position(journey);
         let stored = found.map_or(StoredHistory::unvouched(&[]), |index| {
             let membership = &entry.memberships.0[index];
             StoredHistory { transitions: &membership.history, decided_here: membership.decided_here }
         });
-        if stored.transitions.is_empty() && entry.record.is_none() {
+        if stored.transitions.is_empty() && record.is_none() {
             return Err(not_found());
         }
         let (transition, value) = match decide(stored) {
@@ -475,7 +571,12 @@ impl Repository for InMemoryRepository {
             Some(log) => log,
             None => logs.entry(journey.clone()).or_default(),
         };
-        log.push(&transition);
+        let position =
+            LogEntry { occurred_at: transition.occurred_at, contact: number, version: transition.version };
+        log.push(position, entries);
+        let Some(entry) = entries.get_mut(number as usize) else {
+            return Err(RepositoryError::backend("a contact's entry is missing"));
+        };
         let index = found.unwrap_or_else(|| entry.memberships.insert(journey));
         let membership = &mut entry.memberships.0[index];
         membership.decided_here = true;
@@ -486,10 +587,10 @@ impl Repository for InMemoryRepository {
     }
 
     async fn contact_journeys(&self, contact: &ContactId) -> Result<Vec<JourneyId>, RepositoryError> {
-        Ok(self
-            .lock()
-            .contacts
-            .get(contact)
+        let state = self.lock();
+        Ok(state
+            .number(contact)
+            .and_then(|number| state.entries.get(number))
             .map(|entry| entry.memberships.journeys().cloned().collect())
             .unwrap_or_default())
     }
@@ -501,23 +602,23 @@ impl Repository for InMemoryRepository {
         limit: usize,
     ) -> Result<Vec<Transition>, RepositoryError> {
         let mut guard = self.lock();
-        let state = &mut *guard;
-        let Some(log) = state.logs.get_mut(journey) else {
+        let State { entries: contacts, logs, .. } = &mut *guard;
+        let Some(log) = logs.get_mut(journey) else {
             return Ok(Vec::new());
         };
-        let entries = log.ordered();
+        let entries = log.ordered(contacts);
         let start = after.map_or(0, |pos| {
-            entries.partition_point(|(at, contact, version)| {
-                (at, contact, version) <= (&pos.occurred_at, &pos.contact, &pos.version)
+            entries.partition_point(|entry| {
+                (entry.occurred_at, contact_id(contacts, entry.contact), entry.version)
+                    <= (pos.occurred_at, Some(pos.contact.as_str()), pos.version)
             })
         });
-        let contacts = &state.contacts;
         Ok(entries[start..]
             .iter()
             .take(limit)
-            .filter_map(|(_, contact, version)| {
-                let history = &contacts.get(contact)?.memberships.get(journey)?.history;
-                history.get(usize::try_from(*version).ok()?.checked_sub(1)?).cloned()
+            .filter_map(|entry| {
+                let history = &contacts.get(entry.contact as usize)?.memberships.get(journey)?.history;
+                history.get(usize::try_from(entry.version).ok()?.checked_sub(1)?).cloned()
             })
             .collect())
     }
