@@ -68,10 +68,17 @@ struct ContactEntry {
     memberships: Memberships,
 }
 
-/// A contact's histories by journey, ordered by journey id. A contact is in a few
-/// journeys, so a scan that matches shared ids by address beats a tree of strings.
+/// A contact's histories by journey, in the order the contact entered them. A contact
+/// is in a few journeys, so a scan that matches shared ids by address beats a tree of
+/// strings. The first two are kept in the contact's entry: most contacts are in the
+/// system journey and one other, so most need no allocation of their own and a move
+/// reads its membership without following a pointer. The first slot is taken before
+/// the second, and both before `more`.
 #[derive(Clone, Debug, Default)]
-struct Memberships(Vec<Membership>);
+struct Memberships {
+    inline: [Option<Membership>; 2],
+    more: Vec<Membership>,
+}
 
 /// One membership's history.
 #[derive(Clone, Debug)]
@@ -84,30 +91,76 @@ struct Membership {
 }
 
 impl Memberships {
+    fn iter(&self) -> impl Iterator<Item = &Membership> {
+        self.inline.iter().map_while(Option::as_ref).chain(&self.more)
+    }
+
     #[inline]
     fn position(&self, journey: &JourneyId) -> Option<usize> {
-        self.0.iter().position(|m| m.journey == *journey)
+        for (index, slot) in self.inline.iter().enumerate() {
+            match slot {
+                Some(m) if m.journey == *journey => return Some(index),
+                Some(_) => {}
+                None => return None,
+            }
+        }
+        let index = self.more.iter().position(|m| m.journey == *journey)?;
+        Some(index + self.inline.len())
     }
 
     fn get(&self, journey: &JourneyId) -> Option<&Membership> {
-        self.position(journey).map(|index| &self.0[index])
+        self.at(self.position(journey)?)
     }
 
-    /// Adds an empty membership of `journey`, which the contact is not in, and returns
-    /// its position.
-    fn insert(&mut self, journey: &JourneyId) -> usize {
-        if self.0.is_empty() {
-            // Most contacts are in one journey besides the system one.
-            self.0.reserve_exact(2);
+    fn at(&self, index: usize) -> Option<&Membership> {
+        match index.checked_sub(self.inline.len()) {
+            Some(index) => self.more.get(index),
+            None => self.inline.get(index)?.as_ref(),
         }
-        let index = self.0.partition_point(|m| m.journey < *journey);
-        self.0
-            .insert(index, Membership { journey: journey.clone(), history: Vec::new(), decided_here: false });
-        index
     }
 
-    fn journeys(&self) -> impl Iterator<Item = &JourneyId> {
-        self.0.iter().map(|m| &m.journey)
+    fn at_mut(&mut self, index: usize) -> Option<&mut Membership> {
+        match index.checked_sub(self.inline.len()) {
+            Some(index) => self.more.get_mut(index),
+            None => self.inline.get_mut(index)?.as_mut(),
+        }
+    }
+
+    /// Adds an empty membership of `journey`, which the contact is not in.
+    fn insert(&mut self, journey: &JourneyId) -> Option<&mut Membership> {
+        let membership = Membership { journey: journey.clone(), history: Vec::new(), decided_here: false };
+        match self.inline.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => Some(slot.insert(membership)),
+            None => {
+                // Grown to fit: a contact in a third journey is seldom in a fourth.
+                self.more.reserve_exact(1);
+                self.more.push(membership);
+                self.more.last_mut()
+            }
+        }
+    }
+
+    /// Removes the membership at `index`; those after it move up a place.
+    fn remove(&mut self, index: usize) {
+        if let Some(index) = index.checked_sub(self.inline.len()) {
+            if index < self.more.len() {
+                self.more.remove(index);
+            }
+            return;
+        }
+        let next = (!self.more.is_empty()).then(|| self.more.remove(0));
+        let [first, second] = &mut self.inline;
+        if index == 0 {
+            *first = second.take();
+        }
+        *second = next;
+    }
+
+    /// The journeys, ordered by id.
+    fn journeys(&self) -> Vec<JourneyId> {
+        let mut journeys: Vec<JourneyId> = self.iter().map(|m| m.journey.clone()).collect();
+        journeys.sort_unstable();
+        journeys
     }
 }
 
@@ -347,7 +400,8 @@ impl State {
             return Err(RepositoryError::backend("a contact's memberships are missing"));
         };
         let found = entry.memberships.position(&append.journey);
-        let actual = found.map_or(0, |index| entry.memberships.0[index].history.len() as u64);
+        let actual =
+            found.and_then(|index| entry.memberships.at(index)).map_or(0, |m| m.history.len() as u64);
         if actual != append.expected_version {
             return Err(conflict(actual));
         }
@@ -367,8 +421,13 @@ impl State {
         let Some(entry) = entries.get_mut(number as usize) else {
             return Err(RepositoryError::backend("a contact's memberships are missing"));
         };
-        let index = found.unwrap_or_else(|| entry.memberships.insert(&append.journey));
-        let membership = &mut entry.memberships.0[index];
+        let membership = match found {
+            Some(index) => entry.memberships.at_mut(index),
+            None => entry.memberships.insert(&append.journey),
+        };
+        let Some(membership) = membership else {
+            return Err(RepositoryError::backend("a membership is missing"));
+        };
         membership.decided_here = false;
         let history = &mut membership.history;
         if history.is_empty() {
@@ -392,12 +451,11 @@ impl State {
                 continue;
             };
             let Some(entry) = self.entries.get_mut(number) else { continue };
-            if let Some(index) = entry.memberships.position(&append.journey) {
-                let history = &mut entry.memberships.0[index].history;
-                history.truncate(usize::try_from(append.expected_version).unwrap_or(usize::MAX));
-                if history.is_empty() {
-                    entry.memberships.0.remove(index);
-                }
+            let Some(index) = entry.memberships.position(&append.journey) else { continue };
+            let Some(membership) = entry.memberships.at_mut(index) else { continue };
+            membership.history.truncate(usize::try_from(append.expected_version).unwrap_or(usize::MAX));
+            if membership.history.is_empty() {
+                entry.memberships.remove(index);
             }
         }
         for (journey, len, unsorted) in undo.logs {
@@ -547,10 +605,13 @@ impl Repository for InMemoryRepository {
             return Err(RepositoryError::backend("a contact's entry is missing"));
         };
         let found = entry.memberships.position(journey);
-        let stored = found.map_or(StoredHistory::unvouched(&[]), |index| {
-            let membership = &entry.memberships.0[index];
-            StoredHistory { transitions: &membership.history, decided_here: membership.decided_here }
-        });
+        let stored = found.and_then(|index| entry.memberships.at(index)).map_or(
+            StoredHistory::unvouched(&[]),
+            |membership| StoredHistory {
+                transitions: &membership.history,
+                decided_here: membership.decided_here,
+            },
+        );
         if stored.transitions.is_empty() && record.is_none() {
             return Err(not_found());
         }
@@ -577,8 +638,13 @@ impl Repository for InMemoryRepository {
         let Some(entry) = entries.get_mut(number as usize) else {
             return Err(RepositoryError::backend("a contact's entry is missing"));
         };
-        let index = found.unwrap_or_else(|| entry.memberships.insert(journey));
-        let membership = &mut entry.memberships.0[index];
+        let membership = match found {
+            Some(index) => entry.memberships.at_mut(index),
+            None => entry.memberships.insert(journey),
+        };
+        let Some(membership) = membership else {
+            return Err(RepositoryError::backend("a membership is missing"));
+        };
         membership.decided_here = true;
         // Grows as any vector does (room for four from the entry): growing it to fit
         // would copy it on every move.
@@ -591,7 +657,7 @@ impl Repository for InMemoryRepository {
         Ok(state
             .number(contact)
             .and_then(|number| state.entries.get(number))
-            .map(|entry| entry.memberships.journeys().cloned().collect())
+            .map(|entry| entry.memberships.journeys())
             .unwrap_or_default())
     }
 
@@ -785,5 +851,55 @@ impl InteractionRepository for InMemoryRepository {
             .take(limit)
             .map(|(_, r)| r.clone())
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn journeys(ids: &[&str]) -> Vec<JourneyId> {
+        ids.iter().map(|id| JourneyId::new(id).unwrap()).collect()
+    }
+
+    fn filled(ids: &[JourneyId]) -> Memberships {
+        let mut memberships = Memberships::default();
+        for id in ids {
+            assert_eq!(memberships.position(id), None);
+            assert!(memberships.insert(id).is_some());
+        }
+        memberships
+    }
+
+    #[test]
+    fn memberships_are_found_in_and_beyond_the_entry_and_listed_by_id() {
+        let ids = journeys(&["d", "b", "a", "c"]);
+        let memberships = filled(&ids);
+        for (index, id) in ids.iter().enumerate() {
+            assert_eq!(memberships.position(id), Some(index));
+            assert_eq!(memberships.get(id).map(|m| &m.journey), Some(id));
+        }
+        assert_eq!(memberships.position(&JourneyId::new("e").unwrap()), None);
+        assert_eq!(memberships.journeys(), journeys(&["a", "b", "c", "d"]));
+    }
+
+    #[test]
+    fn removing_a_membership_moves_the_later_ones_up() {
+        let ids = journeys(&["a", "b", "c", "d"]);
+        for removed in 0..ids.len() {
+            let mut memberships = filled(&ids);
+            memberships.remove(removed);
+            let left: Vec<&JourneyId> = memberships.iter().map(|m| &m.journey).collect();
+            let expected: Vec<&JourneyId> =
+                ids.iter().enumerate().filter(|&(index, _)| index != removed).map(|(_, id)| id).collect();
+            assert_eq!(left, expected, "removed {removed}");
+            for (index, id) in expected.iter().enumerate() {
+                assert_eq!(memberships.position(id), Some(index));
+            }
+        }
+        let mut memberships = filled(&ids[..1]);
+        memberships.remove(0);
+        assert!(memberships.iter().next().is_none());
+        assert!(memberships.inline.iter().all(Option::is_none));
     }
 }
