@@ -116,7 +116,7 @@ impl TransitionLog {
             *slot = find(column).ok_or(LoadError::MissingColumn { column })?;
         }
         let channel_idx = find("channel");
-        let [c_contact, c_journey, c_from, c_to, c_at, c_source] = idx;
+        let layout = Layout::new(idx, header.len());
         let mut builder = LogBuilder::new(journeys).map_err(|source| LoadError::History { source })?;
         // About 63 bytes per row in the benchmark data.
         let rows = usize::try_from(size_hint / 60).unwrap_or(0);
@@ -130,20 +130,62 @@ impl TransitionLog {
                 return Err(LoadError::FieldCount { line, expected: header.len(), found });
             }
             let (text, ends) = records.record(found);
-            let field = |i: usize| match (ends.get(i), ends.get(i + 1)) {
-                (Some(&start), Some(&end)) => text.get(start..end).unwrap_or_default(),
-                _ => &[],
-            };
+            let [contact, journey, from, to, at, source] = layout.fields(text, ends);
             let mut row = || -> Result<(), DomainError> {
-                let at = times.parse(field(c_at))?;
-                let source = source_kind(&kinds, field(c_source))?;
-                let from = Some(field(c_from)).filter(|f| !f.is_empty());
-                let channel = channel_idx.map(field).filter(|c| !c.is_empty());
-                builder.push_bytes(field(c_contact), field(c_journey), from, field(c_to), at, source, channel)
+                let at = times.parse(at)?;
+                let source = source_kind(&kinds, source)?;
+                let from = Some(from).filter(|f| !f.is_empty());
+                let channel = channel_idx.map(|i| field(text, ends, i)).filter(|c| !c.is_empty());
+                builder.push_bytes(contact, journey, from, to, at, source, channel)
             };
             row().map_err(|source| LoadError::Row { line, source })?;
         }
         builder.finish().map_err(|source| LoadError::History { source })
+    }
+}
+
+/// Where the columns of [`COLUMNS`] are in a record.
+enum Layout {
+    /// First and in that order, with no other column: each record's fields are cut
+    /// one after the other at its first seven offsets, taken with one check.
+    Standard,
+    /// Anywhere: each field is found by its column.
+    Columns([usize; 6]),
+}
+
+impl Layout {
+    fn new(columns: [usize; 6], fields: usize) -> Self {
+        if columns == [0, 1, 2, 3, 4, 5] && fields == 6 { Layout::Standard } else { Layout::Columns(columns) }
+    }
+
+    /// The fields of [`COLUMNS`] in a record of text `text` and field offsets `ends`.
+    #[inline(always)]
+    fn fields<'a>(&self, text: &'a [u8], ends: &[usize]) -> [&'a [u8]; 6] {
+        match (self, ends.first_chunk::<7>()) {
+            (Layout::Standard, Some(e)) => {
+                // The fields follow each other: each is cut off the front of the rest.
+                let mut rest = text.get(e[0]..).unwrap_or_default();
+                let mut cut = |i: usize| {
+                    let (field, after) =
+                        rest.split_at_checked(e[i + 1].wrapping_sub(e[i])).unwrap_or_default();
+                    rest = after;
+                    field
+                };
+                [cut(0), cut(1), cut(2), cut(3), cut(4), cut(5)]
+            }
+            (Layout::Columns(columns), _) => columns.map(|i| field(text, ends, i)),
+            (Layout::Standard, None) => [&[]; 6],
+        }
+    }
+}
+
+/// Field `i` of a record of text `text` and field offsets `ends` (empty past the
+/// last).
+#[inline(always)]
+fn field<'a>(text: &'a [u8], ends: &[usize], i: usize) -> &'a [u8] {
+    match (ends.get(i), ends.get(i + 1)) {
+        (Some(&start), Some(&end)) => text.get(start..end).unwrap_or_default(),
+        _ => &[],
     }
 }
 
@@ -368,6 +410,43 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::journey::{SequencePolicy, Stage};
+
+    #[test]
+    fn columns_in_any_order_read_as_the_standard_layout() {
+        let referral = || {
+            let stages = ["lead", "demo"].map(|k| Stage::new(k, k).unwrap());
+            Journey::new("referral", "Referral", SequencePolicy::AnyOrder, stages).unwrap()
+        };
+        let standard = "contact_id,journey,from_stage,to_stage,at,source\n\
+                        c1,referral,,lead,2026-01-05T13:04:11Z,import\n\
+                        c2,referral,,lead,2026-01-05T13:05:00Z,manual\n\
+                        c1,referral,lead,demo,2026-01-06T08:00:00Z,automation\n";
+        let reordered = "note,at,channel,to_stage,source,from_stage,journey,contact_id\n\
+                         x,2026-01-05T13:04:11Z,email,lead,import,,referral,c1\n\
+                         y,2026-01-05T13:05:00Z,,lead,manual,,referral,c2\n\
+                         z,2026-01-06T08:00:00Z,phone,demo,automation,lead,referral,c1\n";
+        let read = |csv: &str| TransitionLog::read_csv(csv.as_bytes(), [referral()], 0).unwrap();
+        let (a, b) = (read(standard), read(reordered));
+        let columns = |log: &TransitionLog| {
+            let j = log.journey("referral").unwrap();
+            (j.contact.clone(), j.at.clone(), j.stage.clone(), j.source.clone(), j.entered_from.clone())
+        };
+        assert_eq!(columns(&a), columns(&b));
+        let names =
+            |log: &TransitionLog| log.contacts().iter().map(|(_, n)| n.to_owned()).collect::<Vec<_>>();
+        assert_eq!(names(&a), names(&b));
+        assert_eq!(a.journey("referral").unwrap().channel, [0, 0, 0]);
+        let channels: Vec<&str> = b.channels().iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            (channels, b.journey("referral").unwrap().channel.clone()),
+            (vec!["email", "phone"], vec![1, 2, 0])
+        );
+        // A bad row is still reported at its line in either layout.
+        let bad = reordered.replace("demo,automation", "demo,robot");
+        let err = TransitionLog::read_csv(bad.as_bytes(), [referral()], 0).unwrap_err();
+        assert!(matches!(err, LoadError::Row { line: 4, .. }), "{err}");
+    }
 
     #[test]
     fn fast_time_path_agrees_with_chrono() {
