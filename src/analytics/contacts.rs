@@ -43,7 +43,11 @@ impl ContactRef {
 #[derive(Clone, Default)]
 pub struct ContactTable {
     text: String,
-    /// `ends[i]` is where contact `i`'s text ends in `text`.
+    /// Contacts `0..numbered` (the ranked ones) are `width` bytes each, one after
+    /// another from the start of `text`: their ends need not be stored.
+    numbered: usize,
+    width: usize,
+    /// `ends[i]` is where contact `numbered + i`'s text ends in `text`.
     ends: Vec<u32>,
     /// Contacts `0..ranked.count`: ids of one shape, by number.
     ranked: Option<Ranked>,
@@ -175,12 +179,12 @@ fn slot_of(h: u64, len: usize) -> usize {
 impl ContactTable {
     /// How many contacts are interned.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.numbered + self.ends.len()
     }
 
     /// Whether no contact is interned.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.len() == 0
     }
 
     /// The text of contact `contact`.
@@ -188,8 +192,15 @@ impl ContactTable {
     /// A ref from another table may name another contact or none; none reads as "".
     pub fn name(&self, contact: ContactRef) -> &str {
         let i = contact.index();
-        let start = if i == 0 { 0 } else { self.ends.get(i - 1).map_or(0, |&e| e as usize) };
-        let end = self.ends.get(i).map_or(start, |&e| e as usize);
+        let numbered_end = self.numbered * self.width;
+        let (start, end) = match i.checked_sub(self.numbered) {
+            None => (i * self.width, (i + 1) * self.width),
+            Some(j) => {
+                let start =
+                    if j == 0 { numbered_end } else { self.ends.get(j - 1).map_or(0, |&e| e as usize) };
+                (start, self.ends.get(j).map_or(start, |&e| e as usize))
+            }
+        };
         self.text.get(start..end).unwrap_or("")
     }
 
@@ -374,9 +385,19 @@ impl ContactKeys {
         }
         if let Some(shape) = shape.filter(|_| count > 0) {
             // The ids are written as bytes and checked as UTF-8 once (a check per id
-            // was a tenth of this pass).
-            let mut text = Vec::with_capacity(count as usize * (shape.prefix.len() + shape.width));
-            table.ends.reserve(count as usize + others.len());
+            // was a tenth of this pass). All have the same width, so where each ends
+            // is not stored; the ends of the others, after them, must fit a u32.
+            let width = shape.prefix.len() + shape.width;
+            let mut text = Vec::with_capacity(count as usize * width);
+            if u32::try_from(count as usize * width).is_err() {
+                return Err(DomainError::InvalidValue {
+                    field: "contacts",
+                    value: count.to_string(),
+                    reason: "contact ids exceed 4 GiB of text",
+                });
+            }
+            (table.numbered, table.width) = (count as usize, width);
+            table.ends.reserve(others.len());
             // One id at a time: the prefix stays, and the digits are counted up from
             // the previous number's when the numbers follow each other (as they do
             // where the ids are dense), else rewritten.
@@ -406,12 +427,6 @@ impl ContactKeys {
                     }
                     next = Some(n + 1);
                     text.extend_from_slice(&id);
-                    let end = u32::try_from(text.len()).map_err(|_| DomainError::InvalidValue {
-                        field: "contacts",
-                        value: count.to_string(),
-                        reason: "contact ids exceed 4 GiB of text",
-                    })?;
-                    table.ends.push(end);
                 }
             }
             table.text = String::from_utf8(text).map_err(|_| DomainError::InvalidValue {
