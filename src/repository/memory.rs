@@ -512,10 +512,12 @@ struct Undo {
 
 /// Reserves room in `history` for `more` transitions. Most histories stay short: grown
 /// to fit until they are not, so that a membership of two or three moves keeps no room
-/// for four.
+/// for four. A short one moves to a new vector rather than being reallocated.
 fn make_room(history: &mut Vec<Transition>, more: usize) {
     if history.len() < SHORT_HISTORY {
-        history.reserve_exact(more);
+        let mut grown = Vec::with_capacity(history.len() + more);
+        grown.append(history);
+        *history = grown;
     }
 }
 
