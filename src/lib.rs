@@ -92,6 +92,7 @@ pub mod model;
 pub mod repository;
 pub mod segment;
 pub mod sequencing;
+mod timestamp;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::JourneyEngine;

@@ -14,8 +14,8 @@ use super::{JourneyEngine, contact_entry, contact_write};
 use crate::clock::Clock;
 use crate::error::{DomainError, Error, RepositoryError};
 use crate::import::{
-    Batch, CsvExport, Existence, Header, ImportError, ImportOptions, ImportReport, Lookup, Mode, Outcome,
-    UnknownContacts, is_blank,
+    Batch, CsvExport, Existence, Header, ImportError, ImportOptions, ImportReport, InstantReader, Lookup,
+    Mode, Outcome, Row, UnknownContacts, is_blank,
 };
 use crate::model::contact::Contact;
 use crate::model::ids::{ContactId, JourneyId};
@@ -58,10 +58,15 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
         }
         let header = Header::parse(&record, options.ignore_unknown_columns).map_err(Error::Import)?;
         let mut batch = Batch::new(options.batch.clone(), self.clock.now(), options.chunk_rows);
+        let mut instants = InstantReader::default();
         while read(&mut reader, &mut record)? {
             let line = record.position().map_or(0, csv::Position::line);
             report.rows += 1;
-            if let Err(error) = self.import_row(&mut batch, &header, &record, line, options).await? {
+            let outcome = match header.row(&record, &mut instants) {
+                Ok(row) => self.import_row(&mut batch, row, line, options).await?,
+                Err(error) => Err(error),
+            };
+            if let Err(error) = outcome {
                 report.refuse(line, header.contact_text(&record), error);
             }
             if options.mode == Mode::BestEffort && batch.pending_rows() >= options.chunk_rows {
@@ -77,20 +82,15 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
         Ok(report)
     }
 
-    /// Decides one record: `Err` inside for a refused row, outside for a storage
-    /// failure that stops the import.
+    /// Decides one row: `Err` inside for a refused row, outside for a storage failure
+    /// that stops the import.
     async fn import_row(
         &self,
         batch: &mut Batch,
-        header: &Header,
-        record: &ByteRecord,
+        row: Row<'_>,
         line: u64,
         options: &ImportOptions,
     ) -> Result<Result<Outcome, ImportError>, Error> {
-        let row = match header.row(record) {
-            Ok(row) => row,
-            Err(error) => return Ok(Err(error)),
-        };
         let membership = loop {
             match batch.lookup(&row) {
                 Lookup::Found(membership) => break membership,

@@ -1,12 +1,13 @@
 //! The CSV format: columns by header name, and one record read into a [`Row`].
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use csv::ByteRecord;
 
 use super::error::ImportError;
 use crate::error::DomainError;
 use crate::model::ids::{ChannelKey, InteractionKey, Note};
 use crate::model::transition::{SourceKind, TouchpointInfo};
+use crate::timestamp::TimeParser;
 
 /// The columns the format knows, in the order export writes them.
 pub(crate) const COLUMNS: [&str; 9] =
@@ -78,12 +79,17 @@ impl Header {
             .map(|f| String::from_utf8_lossy(f).into_owned())
     }
 
-    /// Reads `record` into a row, checking every field that needs no state.
+    /// Reads `record` into a row, checking every field that needs no state; `instants`
+    /// reads the `at` column (it keeps the day and minute of the rows before).
     ///
     /// # Errors
     /// `malformed_csv`, `missing_field`, `bad_timestamp`, or a domain error for an
     /// invalid `source`, `channel`, `interaction` or `note`.
-    pub(crate) fn row<'r>(&self, record: &'r ByteRecord) -> Result<Row<'r>, ImportError> {
+    pub(crate) fn row<'r>(
+        &self,
+        record: &'r ByteRecord,
+        instants: &mut InstantReader,
+    ) -> Result<Row<'r>, ImportError> {
         if record.len() != self.width {
             return Err(ImportError::MalformedCsv {
                 message: format!("the row has {} fields, the header {}", record.len(), self.width),
@@ -118,7 +124,7 @@ impl Header {
             Some(index) => Some(field(index, "from_stage")?),
             None => None,
         };
-        let at = optional(self.at, "at")?.map(parse_instant).transpose()?;
+        let at = optional(self.at, "at")?.map(|at| instants.read(at)).transpose()?;
         let origin = optional(self.source, "source")?
             .map(|text| {
                 SourceKind::from_key(text).ok_or_else(|| DomainError::InvalidValue {
@@ -179,38 +185,46 @@ pub(crate) struct Row<'r> {
     pub(crate) touchpoint: Option<TouchpointInfo>,
 }
 
-/// Parses an RFC 3339 instant. The format's own shape, `2026-01-05T13:04:11Z`, takes
-/// a fast path (it is most of a large file's parsing time); anything else goes through
-/// chrono.
-pub(crate) fn parse_instant(text: &str) -> Result<DateTime<Utc>, ImportError> {
-    if let Some(at) = parse_utc_seconds(text.as_bytes()) {
-        return Ok(at);
-    }
-    DateTime::parse_from_rfc3339(text)
-        .map(|at| at.with_timezone(&Utc))
-        .map_err(|e| ImportError::BadTimestamp { value: text.to_owned(), reason: e.to_string() })
+/// Reads the `at` column as RFC 3339 instants. The format's own shape,
+/// `2026-01-05T13:04:11Z`, goes through the crate's fast reader of it (parsing times
+/// is most of a large file's parsing time), and the date of the previous such
+/// instant is kept, so that building the next one on the same day costs no calendar
+/// arithmetic; anything else goes through chrono.
+#[derive(Debug, Default)]
+pub(crate) struct InstantReader {
+    times: TimeParser,
+    /// The previous fast-path instant's day (since the Unix epoch) and date.
+    day: Option<(i64, NaiveDate)>,
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` exactly, else `None` (which the slow path then judges).
-fn parse_utc_seconds(b: &[u8]) -> Option<DateTime<Utc>> {
-    if b.len() != 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-        || b[19] != b'Z'
-    {
-        return None;
+impl InstantReader {
+    /// The instant `text` names.
+    ///
+    /// # Errors
+    /// `bad_timestamp` naming the text for anything that is not RFC 3339.
+    pub(crate) fn read(&mut self, text: &str) -> Result<DateTime<Utc>, ImportError> {
+        if let Some(at) = self.times.fast(text.as_bytes()).and_then(|seconds| self.instant(seconds)) {
+            return Ok(at);
+        }
+        DateTime::parse_from_rfc3339(text)
+            .map(|at| at.with_timezone(&Utc))
+            .map_err(|e| ImportError::BadTimestamp { value: text.to_owned(), reason: e.to_string() })
     }
-    let num = |range: std::ops::Range<usize>| -> Option<u32> {
-        b[range].iter().try_fold(0u32, |n, &d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))
-    };
-    let year = i32::try_from(num(0..4)?).ok()?;
-    let date = NaiveDate::from_ymd_opt(year, num(5..7)?, num(8..10)?)?;
-    // Leap seconds (`:60`) are left to chrono's parser.
-    let time = date.and_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?)?;
-    Some(time.and_utc())
+
+    /// The instant `seconds` after the Unix epoch.
+    fn instant(&mut self, seconds: i64) -> Option<DateTime<Utc>> {
+        let (day, second) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+        let date = match self.day {
+            Some((kept, date)) if kept == day => date,
+            _ => {
+                let date = DateTime::from_timestamp(day * 86_400, 0)?.date_naive();
+                self.day = Some((day, date));
+                date
+            }
+        };
+        let time = NaiveTime::from_num_seconds_from_midnight_opt(u32::try_from(second).ok()?, 0)?;
+        Some(date.and_time(time).and_utc())
+    }
 }
 
 #[cfg(test)]
@@ -222,22 +236,21 @@ mod tests {
     }
 
     #[test]
-    fn the_fast_path_agrees_with_chrono() {
+    fn instants_of_the_fast_shape_and_others_agree_with_chrono() {
+        let mut times = InstantReader::default();
         for text in ["2026-01-05T13:04:11Z", "2024-02-29T23:59:59Z", "1970-01-01T00:00:00Z"] {
             let slow = DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc);
-            assert_eq!(parse_utc_seconds(text.as_bytes()), Some(slow), "{text}");
+            assert_eq!(times.read(text), Ok(slow), "{text}");
         }
         for text in
             ["2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-01T24:00:00Z", "26-01-01T00:00:00Z"]
         {
-            assert_eq!(parse_utc_seconds(text.as_bytes()), None, "{text}");
-            assert_eq!(parse_instant(text).unwrap_err().code(), "bad_timestamp", "{text}");
+            assert_eq!(times.read(text).unwrap_err().code(), "bad_timestamp", "{text}");
         }
-        // RFC 3339 allows a space for the `T`: the slow path takes it.
-        assert_eq!(parse_utc_seconds(b"2026-01-01 00:00:00Z"), None);
-        assert!(parse_instant("2026-01-01 00:00:00Z").is_ok());
+        // RFC 3339 allows a space for the `T`, and fractions and offsets: chrono's.
+        assert!(times.read("2026-01-01 00:00:00Z").is_ok());
         assert_eq!(
-            parse_instant("2026-01-05T14:04:11.5+01:00").unwrap(),
+            times.read("2026-01-05T14:04:11.5+01:00").unwrap(),
             DateTime::parse_from_rfc3339("2026-01-05T13:04:11.5Z").unwrap().with_timezone(&Utc)
         );
     }
@@ -246,9 +259,9 @@ mod tests {
     fn columns_are_found_by_name_in_any_order() {
         let header = Header::parse(&record(&["at", "stage", "journey", "contact_id"]), false).unwrap();
         let row = record(&["2026-01-05T13:04:11Z", "lead", "referral", "c1"]);
-        let row = header.row(&row).unwrap();
+        let row = header.row(&row, &mut InstantReader::default()).unwrap();
         assert_eq!((row.contact, row.journey, row.stage, row.from_stage), ("c1", "referral", "lead", None));
-        assert_eq!(row.at, Some(parse_instant("2026-01-05T13:04:11Z").unwrap()));
+        assert_eq!(row.at, Some(InstantReader::default().read("2026-01-05T13:04:11Z").unwrap()));
     }
 
     #[test]
@@ -271,7 +284,8 @@ mod tests {
             false,
         )
         .unwrap();
-        let code = |fields: &[&str]| header.row(&record(fields)).unwrap_err().code();
+        let code =
+            |fields: &[&str]| header.row(&record(fields), &mut InstantReader::default()).unwrap_err().code();
         assert_eq!(code(&["c1", "referral", "lead"]), "malformed_csv");
         assert_eq!(code(&["c1", "", "lead", "", "", "", ""]), "missing_field");
         assert_eq!(code(&["c1", "referral", "lead", "yesterday", "", "", ""]), "bad_timestamp");
@@ -280,10 +294,10 @@ mod tests {
         assert_eq!(code(&["c1", "referral", "lead", "", "", "E-Mail", ""]), "invalid_id");
         // Valid UTF-8 as a whole, but the journey field ends inside a character.
         let split = ByteRecord::from(vec![&b"c1"[..], b"\xC3", b"\xA9", b"", b"", b"", b""]);
-        let error = header.row(&split).unwrap_err();
+        let error = header.row(&split, &mut InstantReader::default()).unwrap_err();
         assert_eq!(error, ImportError::MalformedCsv { message: "the journey field is not UTF-8".into() });
         let fields = record(&["c1", "referral", "lead", "", "manual", "email", "called back"]);
-        let ok = header.row(&fields).unwrap();
+        let ok = header.row(&fields, &mut InstantReader::default()).unwrap();
         assert_eq!(ok.origin, Some(SourceKind::Manual));
         assert_eq!(ok.touchpoint.unwrap().note.unwrap(), "called back");
     }

@@ -65,7 +65,7 @@ mod format;
 pub(crate) use batch::{Batch, Existence, Lookup, Outcome};
 pub use error::ImportError;
 pub use export::CsvExport;
-pub(crate) use format::{Header, is_blank};
+pub(crate) use format::{Header, InstantReader, Row, is_blank};
 
 use crate::model::ids::BatchId;
 
