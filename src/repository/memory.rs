@@ -1,11 +1,11 @@
 //! [`InMemoryRepository`]: a real backend kept in memory.
 
 use std::cmp::Ordering;
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::BuildHasher;
 
 use foldhash::fast::RandomState;
+use hashbrown::HashTable;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
@@ -48,9 +48,8 @@ pub struct InMemoryRepository {
 #[derive(Clone, Debug, Default)]
 struct State {
     journeys: BTreeMap<JourneyId, Journey>,
-    /// Each contact's number: its position in `entries` and `records`. The map's slots
-    /// hold no more than that, so more of them stay in cache and growing it moves less.
-    contacts: HashMap<ContactId, u32, RandomState>,
+    /// Each contact's number: its position in `entries` and `records`.
+    contacts: ContactIndex,
     /// Contacts by number, in the order they were first written (never deleted): a
     /// commit that has a contact's number reaches it again without hashing its id.
     entries: Vec<ContactEntry>,
@@ -60,6 +59,57 @@ struct State {
     logs: HashMap<JourneyId, JourneyLog, RandomState>,
     idempotency: HashMap<IdempotencyKey, Vec<Transition>, RandomState>,
     interactions: Interactions,
+}
+
+/// The contacts' numbers by id. Each entry keeps the id's hash beside the number, in
+/// 16 bytes: growing the table moves the entries without reading each id's text
+/// through its pointer (a cache miss per contact), and a commit hashes the ids it looks
+/// up once.
+#[derive(Clone, Debug, Default)]
+struct ContactIndex {
+    hasher: RandomState,
+    table: HashTable<(u64, u32)>,
+}
+
+impl ContactIndex {
+    fn hash(&self, id: &ContactId) -> u64 {
+        self.hasher.hash_one(id.as_str())
+    }
+
+    /// The number of the contact `id`, whose hash is `hash`.
+    #[inline]
+    fn find(&self, hash: u64, id: &ContactId, entries: &[ContactEntry]) -> Option<u32> {
+        let same = |&(stored, number): &(u64, u32)| {
+            stored == hash && entries.get(number as usize).is_some_and(|entry| entry.id == *id)
+        };
+        self.table.find(hash, same).map(|&(_, number)| number)
+    }
+
+    fn get(&self, id: &ContactId, entries: &[ContactEntry]) -> Option<u32> {
+        self.find(self.hash(id), id, entries)
+    }
+
+    /// Records `number` for the id hashed to `hash`, which the index does not hold.
+    fn insert(&mut self, hash: u64, number: u32) {
+        self.table.insert_unique(hash, (hash, number), |&(hash, _)| hash);
+    }
+
+    /// Forgets the contact `id`, numbered `number`.
+    fn remove(&mut self, id: &ContactId, number: u32) {
+        let hash = self.hash(id);
+        if let Ok(entry) = self.table.find_entry(hash, |&(stored, n)| stored == hash && n == number) {
+            entry.remove();
+        }
+    }
+
+    /// The bits of a hash that choose its bucket: as many as the table has buckets (7
+    /// of 8 usable). Only an order of lookups depends on it: were the table laid out
+    /// otherwise, they would be slower, never wrong.
+    fn bucket_mask(&self) -> u64 {
+        (self.table.capacity() / 7 * 8)
+            .checked_next_power_of_two()
+            .map_or(u64::MAX, |buckets| buckets as u64 - 1)
+    }
 }
 
 /// A contact's id and memberships.
@@ -250,7 +300,7 @@ fn membership_id(contact: &ContactId, journey: &JourneyId) -> String {
 
 impl State {
     fn number(&self, id: &ContactId) -> Option<usize> {
-        self.contacts.get(id).map(|&number| number as usize)
+        self.contacts.get(id, &self.entries).map(|number| number as usize)
     }
 
     fn record(&self, id: &ContactId) -> Option<&Versioned<Contact>> {
@@ -321,24 +371,18 @@ impl State {
         let mut expected = Expected { written, next: 0 };
         let mut numbers: Vec<Option<u32>> =
             appends.iter().map(|append| expected.number(&append.contact, &self.entries)).collect();
-        let hasher = self.contacts.hasher();
-        // A hash's slot is its low bits, as many as the map has slots (7 of 8 usable).
-        // Only the order depends on it: were the map laid out otherwise, the lookups
-        // would be slower, never wrong.
-        let mask = (self.contacts.capacity() / 7 * 8)
-            .checked_next_power_of_two()
-            .map_or(u64::MAX, |slots| slots as u64 - 1);
+        let mask = self.contacts.bucket_mask();
         let mut rest: Vec<(u64, usize)> = appends
             .iter()
             .zip(&numbers)
             .enumerate()
             .filter(|(_, (_, number))| number.is_none())
-            .map(|(index, (append, _))| (hasher.hash_one(&append.contact) & mask, index))
+            .map(|(index, (append, _))| (self.contacts.hash(&append.contact), index))
             .collect();
-        rest.sort_unstable();
-        for (_, index) in rest {
+        rest.sort_unstable_by_key(|&(hash, index)| (hash & mask, index));
+        for (hash, index) in rest {
             if let (Some(number), Some(append)) = (numbers.get_mut(index), appends.get(index)) {
-                *number = self.contacts.get(&append.contact).copied();
+                *number = self.contacts.find(hash, &append.contact, &self.entries);
             }
         }
         numbers
@@ -351,22 +395,19 @@ impl State {
             ContactWrite::Insert(contact) => (contact, None),
             ContactWrite::Update { contact, expected_version } => (contact, Some(expected_version)),
         };
-        let next = self.next_number()?;
-        let number = match self.contacts.entry(contact.id.clone()) {
-            Entry::Occupied(slot) => *slot.get(),
-            Entry::Vacant(slot) => {
-                if expected.is_some() {
-                    return Err(RepositoryError::NotFound {
-                        entity: Entity::Contact,
-                        id: contact.id.to_string(),
-                    });
-                }
-                slot.insert(next);
-                self.entries
-                    .push(ContactEntry { id: contact.id.clone(), memberships: Memberships::default() });
-                self.records.push(Some(Versioned { value: contact, version: 1 }));
-                return Ok(next);
+        let hash = self.contacts.hash(&contact.id);
+        let Some(number) = self.contacts.find(hash, &contact.id, &self.entries) else {
+            if expected.is_some() {
+                return Err(RepositoryError::NotFound {
+                    entity: Entity::Contact,
+                    id: contact.id.to_string(),
+                });
             }
+            let next = self.next_number()?;
+            self.contacts.insert(hash, next);
+            self.entries.push(ContactEntry { id: contact.id.clone(), memberships: Memberships::default() });
+            self.records.push(Some(Versioned { value: contact, version: 1 }));
+            return Ok(next);
         };
         let Some(record) = self.records.get_mut(number as usize) else {
             return Err(RepositoryError::backend("a contact's record is missing"));
@@ -413,15 +454,15 @@ impl State {
             expected: append.expected_version,
             actual,
         };
-        let number = match number.or_else(|| self.contacts.get(&append.contact).copied()) {
+        let number = match number.or_else(|| self.contacts.get(&append.contact, &self.entries)) {
             Some(number) => number,
             None if append.expected_version != 0 => return Err(conflict(0)),
             None if append.transitions.is_empty() => return Ok(()),
             None => {
-                // Found by reference above: the id is cloned (two reference-count updates)
-                // only for a contact the map does not hold yet.
+                // Found by reference above: the id is cloned only for a contact the index
+                // does not hold yet.
                 let next = self.next_number()?;
-                self.contacts.insert(append.contact.clone(), next);
+                self.contacts.insert(self.contacts.hash(&append.contact), next);
                 self.entries
                     .push(ContactEntry { id: append.contact.clone(), memberships: Memberships::default() });
                 self.records.push(None);
@@ -502,8 +543,9 @@ impl State {
                 *record = old;
             }
         }
-        for entry in self.entries.drain(undo.contacts..) {
-            self.contacts.remove(&entry.id);
+        for (number, entry) in self.entries.drain(undo.contacts..).enumerate() {
+            // Numbers past the commit's first fit in a `u32`: they were given out.
+            self.contacts.remove(&entry.id, (undo.contacts + number) as u32);
         }
         self.records.truncate(undo.contacts);
     }
@@ -635,7 +677,7 @@ impl Repository for InMemoryRepository {
         let mut guard = self.lock();
         let State { contacts, entries, records, logs, idempotency, .. } = &mut *guard;
         let not_found = || RepositoryError::NotFound { entity: Entity::Contact, id: contact.to_string() };
-        let number = *contacts.get(contact).ok_or_else(not_found)?;
+        let number = contacts.get(contact, entries).ok_or_else(not_found)?;
         let (Some(entry), Some(record)) = (entries.get(number as usize), records.get(number as usize)) else {
             return Err(RepositoryError::backend("a contact's entry is missing"));
         };
