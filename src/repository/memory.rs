@@ -287,9 +287,11 @@ impl InMemoryRepository {
 
     #[inline]
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock cannot leave a half-applied commit: commits
-        // are checked in full before the first write. So the data is sound even if
-        // the mutex is poisoned.
+        // A panic while holding the lock cannot leave a half-applied commit: the
+        // closures a caller runs under it (`read_history`, `append_decided`) run
+        // before anything is written, and a commit's writes undo themselves when a
+        // part is refused, with nothing on that path that panics. So the data is
+        // sound even if the mutex is poisoned.
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
