@@ -86,6 +86,7 @@ pub mod clock;
 pub mod conformance;
 pub mod engine;
 pub mod error;
+mod id_index;
 pub mod import;
 pub mod journey_map;
 pub mod model;

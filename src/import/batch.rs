@@ -4,16 +4,15 @@
 //! Pure: the engine loads what a row needs from the repository and hands it in.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use foldhash::fast::RandomState;
-use hashbrown::HashTable;
 
 use super::error::ImportError;
 use super::format::Row;
 use crate::error::DomainError;
+use crate::id_index::IdIndex;
 use crate::model::ids::{BatchId, ContactId, StageKey};
 use crate::model::journey::Journey;
 use crate::model::transition::{Source, Transition};
@@ -96,7 +95,8 @@ pub(crate) struct Batch {
     journeys: Vec<Arc<Journey>>,
     /// Journey ids as written in the file → index in `journeys` (`None`: unknown).
     journey_names: Vec<(Box<str>, Option<u32>)>,
-    contacts: ContactIndex,
+    /// The contacts' slots by id.
+    contacts: IdIndex,
     slots: Vec<ContactSlot>,
     memberships: Vec<Membership>,
     /// Memberships with pending transitions, in the order first touched, with them.
@@ -116,37 +116,6 @@ pub(crate) struct Batch {
     /// Contacts created since the last commit.
     created: Vec<u32>,
     pending_rows: usize,
-}
-
-/// The batch's contacts: the slot of each, found by id.
-///
-/// Each entry keeps its id's hash beside the slot, so that growing the table moves
-/// the entries without hashing the ids again. Keyed by the shared id, every doubling
-/// read each id's text through its pointer: a cache miss per contact, a million
-/// of them to grow a table of a million.
-#[derive(Debug, Default)]
-struct ContactIndex {
-    hasher: RandomState,
-    /// The id's hash and the contact's slot.
-    table: HashTable<(u64, u32)>,
-}
-
-impl ContactIndex {
-    /// The slot of the contact `id`, if the batch has one.
-    #[inline]
-    fn get(&self, id: &str, slots: &[ContactSlot]) -> Option<u32> {
-        let hash = self.hasher.hash_one(id);
-        let same = |&(stored, slot): &(u64, u32)| {
-            stored == hash && slots.get(slot as usize).is_some_and(|s| s.id.as_str() == id)
-        };
-        self.table.find(hash, same).map(|&(_, slot)| slot)
-    }
-
-    /// Records the slot of `id`, which the index does not hold.
-    fn insert(&mut self, id: &ContactId, slot: u32) {
-        let hash = self.hasher.hash_one(id.as_str());
-        self.table.insert_unique(hash, (hash, slot), |&(hash, _)| hash);
-    }
 }
 
 /// Where a row's membership is, or what must be loaded first.
@@ -171,7 +140,7 @@ impl Batch {
             now,
             journeys: Vec::new(),
             journey_names: Vec::new(),
-            contacts: ContactIndex::default(),
+            contacts: IdIndex::default(),
             slots: Vec::new(),
             memberships: Vec::new(),
             touched: Vec::new(),
@@ -216,7 +185,9 @@ impl Batch {
         let Some(journey) = *journey else {
             return Lookup::UnknownJourney;
         };
-        let Some(slot) = self.contacts.get(row.contact, &self.slots) else {
+        let is_contact =
+            |slot: u32| self.slots.get(slot as usize).is_some_and(|s| s.id.as_str() == row.contact);
+        let Some(slot) = self.contacts.find(self.contacts.hash(row.contact), is_contact) else {
             return Lookup::NewMembership(journey, None);
         };
         let mut index = self.slots[slot as usize].memberships;
@@ -244,7 +215,7 @@ impl Batch {
     /// Adds a contact the batch had not seen.
     pub(crate) fn add_contact(&mut self, id: ContactId) -> u32 {
         let slot = self.slots.len() as u32;
-        self.contacts.insert(&id, slot);
+        self.contacts.insert(self.contacts.hash(id.as_str()), slot);
         self.slots.push(ContactSlot { id, existence: Existence::Unknown, memberships: NONE });
         slot
     }

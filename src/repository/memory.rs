@@ -2,10 +2,8 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::BuildHasher;
 
 use foldhash::fast::RandomState;
-use hashbrown::HashTable;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
@@ -14,6 +12,7 @@ use super::{
     Append, Commit, ContactWrite, InteractionRepository, LogPosition, Repository, StoredHistory, Versioned,
 };
 use crate::error::{Entity, RepositoryError};
+use crate::id_index::IdIndex;
 use crate::model::contact::Contact;
 use crate::model::ids::{ContactId, IdempotencyKey, JourneyId, TouchpointId};
 use crate::model::journey::Journey;
@@ -49,7 +48,8 @@ pub struct InMemoryRepository {
 struct State {
     journeys: BTreeMap<JourneyId, Journey>,
     /// Each contact's number: its position in `entries` and `records`.
-    contacts: ContactIndex,
+    /// The contacts' numbers by id.
+    contacts: IdIndex,
     /// Contacts by number, in the order they were first written (never deleted): a
     /// commit that has a contact's number reaches it again without hashing its id.
     entries: Vec<ContactEntry>,
@@ -61,55 +61,10 @@ struct State {
     interactions: Interactions,
 }
 
-/// The contacts' numbers by id. Each entry keeps the id's hash beside the number, in
-/// 16 bytes: growing the table moves the entries without reading each id's text
-/// through its pointer (a cache miss per contact), and a commit hashes the ids it looks
-/// up once.
-#[derive(Clone, Debug, Default)]
-struct ContactIndex {
-    hasher: RandomState,
-    table: HashTable<(u64, u32)>,
-}
-
-impl ContactIndex {
-    fn hash(&self, id: &ContactId) -> u64 {
-        self.hasher.hash_one(id.as_str())
-    }
-
-    /// The number of the contact `id`, whose hash is `hash`.
-    #[inline]
-    fn find(&self, hash: u64, id: &ContactId, entries: &[ContactEntry]) -> Option<u32> {
-        let same = |&(stored, number): &(u64, u32)| {
-            stored == hash && entries.get(number as usize).is_some_and(|entry| entry.id == *id)
-        };
-        self.table.find(hash, same).map(|&(_, number)| number)
-    }
-
-    fn get(&self, id: &ContactId, entries: &[ContactEntry]) -> Option<u32> {
-        self.find(self.hash(id), id, entries)
-    }
-
-    /// Records `number` for the id hashed to `hash`, which the index does not hold.
-    fn insert(&mut self, hash: u64, number: u32) {
-        self.table.insert_unique(hash, (hash, number), |&(hash, _)| hash);
-    }
-
-    /// Forgets the contact `id`, numbered `number`.
-    fn remove(&mut self, id: &ContactId, number: u32) {
-        let hash = self.hash(id);
-        if let Ok(entry) = self.table.find_entry(hash, |&(stored, n)| stored == hash && n == number) {
-            entry.remove();
-        }
-    }
-
-    /// The bits of a hash that choose its bucket: as many as the table has buckets (7
-    /// of 8 usable). Only an order of lookups depends on it: were the table laid out
-    /// otherwise, they would be slower, never wrong.
-    fn bucket_mask(&self) -> u64 {
-        (self.table.capacity() / 7 * 8)
-            .checked_next_power_of_two()
-            .map_or(u64::MAX, |buckets| buckets as u64 - 1)
-    }
+/// Whether the contact numbered `number` is `id`: how [`IdIndex::find`] tells the
+/// contacts whose ids share a hash apart (by address first, as ids compare).
+fn is_contact<'a>(entries: &'a [ContactEntry], id: &'a ContactId) -> impl Fn(u32) -> bool + 'a {
+    move |number| entries.get(number as usize).is_some_and(|entry| entry.id == *id)
 }
 
 /// A contact's id and memberships.
@@ -302,7 +257,8 @@ fn membership_id(contact: &ContactId, journey: &JourneyId) -> String {
 
 impl State {
     fn number(&self, id: &ContactId) -> Option<usize> {
-        self.contacts.get(id, &self.entries).map(|number| number as usize)
+        let hash = self.contacts.hash(id.as_str());
+        self.contacts.find(hash, is_contact(&self.entries, id)).map(|number| number as usize)
     }
 
     fn record(&self, id: &ContactId) -> Option<&Versioned<Contact>> {
@@ -379,12 +335,12 @@ impl State {
             .zip(&numbers)
             .enumerate()
             .filter(|(_, (_, number))| number.is_none())
-            .map(|(index, (append, _))| (self.contacts.hash(&append.contact), index))
+            .map(|(index, (append, _))| (self.contacts.hash(append.contact.as_str()), index))
             .collect();
         rest.sort_unstable_by_key(|&(hash, index)| (hash & mask, index));
         for (hash, index) in rest {
             if let (Some(number), Some(append)) = (numbers.get_mut(index), appends.get(index)) {
-                *number = self.contacts.find(hash, &append.contact, &self.entries);
+                *number = self.contacts.find(hash, is_contact(&self.entries, &append.contact));
             }
         }
         numbers
@@ -397,8 +353,8 @@ impl State {
             ContactWrite::Insert(contact) => (contact, None),
             ContactWrite::Update { contact, expected_version } => (contact, Some(expected_version)),
         };
-        let hash = self.contacts.hash(&contact.id);
-        let Some(number) = self.contacts.find(hash, &contact.id, &self.entries) else {
+        let hash = self.contacts.hash(contact.id.as_str());
+        let Some(number) = self.contacts.find(hash, is_contact(&self.entries, &contact.id)) else {
             if expected.is_some() {
                 return Err(RepositoryError::NotFound {
                     entity: Entity::Contact,
@@ -456,7 +412,10 @@ impl State {
             expected: append.expected_version,
             actual,
         };
-        let number = match number.or_else(|| self.contacts.get(&append.contact, &self.entries)) {
+        let hash = || self.contacts.hash(append.contact.as_str());
+        let number = match number
+            .or_else(|| self.contacts.find(hash(), is_contact(&self.entries, &append.contact)))
+        {
             Some(number) => number,
             None if append.expected_version != 0 => return Err(conflict(0)),
             None if append.transitions.is_empty() => return Ok(()),
@@ -464,7 +423,7 @@ impl State {
                 // Found by reference above: the id is cloned only for a contact the index
                 // does not hold yet.
                 let next = self.next_number()?;
-                self.contacts.insert(self.contacts.hash(&append.contact), next);
+                self.contacts.insert(self.contacts.hash(append.contact.as_str()), next);
                 self.entries
                     .push(ContactEntry { id: append.contact.clone(), memberships: Memberships::default() });
                 self.records.push(None);
@@ -547,7 +506,7 @@ impl State {
         }
         for (number, entry) in self.entries.drain(undo.contacts..).enumerate() {
             // Numbers past the commit's first fit in a `u32`: they were given out.
-            self.contacts.remove(&entry.id, (undo.contacts + number) as u32);
+            self.contacts.remove(self.contacts.hash(entry.id.as_str()), (undo.contacts + number) as u32);
         }
         self.records.truncate(undo.contacts);
     }
@@ -679,7 +638,9 @@ impl Repository for InMemoryRepository {
         let mut guard = self.lock();
         let State { contacts, entries, records, logs, idempotency, .. } = &mut *guard;
         let not_found = || RepositoryError::NotFound { entity: Entity::Contact, id: contact.to_string() };
-        let number = contacts.get(contact, entries).ok_or_else(not_found)?;
+        let number = contacts
+            .find(contacts.hash(contact.as_str()), is_contact(entries, contact))
+            .ok_or_else(not_found)?;
         let (Some(entry), Some(record)) = (entries.get(number as usize), records.get(number as usize)) else {
             return Err(RepositoryError::backend("a contact's entry is missing"));
         };
