@@ -1,16 +1,19 @@
 //! Validated identifiers.
 //!
 //! Every identifier is a cheap-to-clone shared string behind one pointer
-//! (`Arc<Box<str>>`, 8 bytes): a transition names its contact, journey and stages,
-//! and the hot paths clone them often; a thin pointer keeps a stored transition in
-//! fewer cache lines than a fat one (`Arc<str>`, 16 bytes) would.
+//! ([`ArcStr`], 8 bytes, its count, length and text in one allocation): a transition
+//! names its contact, journey and stages, and the hot paths clone them often; a thin
+//! pointer keeps a stored transition in fewer cache lines than a fat one (`Arc<str>`,
+//! 16 bytes) would, and reading an id's text is one memory access, not two as behind
+//! `Arc<Box<str>>`. Ids cloned from one another share their text, so equal addresses
+//! settle most comparisons on the hot paths without reading the text.
 //! Construction and deserialization both validate, so an invalid id is never
 //! reachable.
 
 use std::borrow::Borrow;
 use std::fmt;
-use std::sync::Arc;
 
+use arcstr::ArcStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
@@ -70,26 +73,9 @@ macro_rules! identifier {
     };
     ($(#[$doc:meta])* $name:ident, $field:literal, $rule:expr, $max:expr) => {
         $(#[$doc])*
-        #[derive(Clone, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(Arc<Box<str>>);
-
-        /// Ids cloned from one another share their text, so equal addresses settle
-        /// most comparisons on the hot paths without reading the text.
-        impl PartialEq for $name {
-            #[inline]
-            fn eq(&self, other: &Self) -> bool {
-                Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
-            }
-        }
-
-        /// As the text's hash, consistent with `PartialEq`.
-        impl std::hash::Hash for $name {
-            #[inline]
-            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-                self.0.hash(state);
-            }
-        }
+        pub struct $name(ArcStr);
 
         impl $name {
             /// Validates `value` and wraps it.
@@ -100,7 +86,7 @@ macro_rules! identifier {
             pub fn new(value: impl AsRef<str>) -> Result<Self, DomainError> {
                 let value = value.as_ref();
                 check($field, value, $rule, $max)?;
-                Ok(Self(Arc::new(Box::from(value))))
+                Ok(Self(ArcStr::from(value)))
             }
 
             /// Checks `value` as [`new`](Self::new) does, without allocating: for
@@ -114,7 +100,7 @@ macro_rules! identifier {
 
             /// The identifier's text.
             pub fn as_str(&self) -> &str {
-                &self.0
+                self.0.as_str()
             }
         }
 
