@@ -12,10 +12,10 @@ use std::collections::hash_map::Entry;
 
 use journeys::{
     Append, Commit, Contact, ContactId, ContactWrite, EnrollmentStatus, InMemoryRepository, Journey,
-    MembershipState, Move, Repository, RepositoryError, Source, SqliteRepository, Transition, decide,
+    MembershipState, Move, Repository, Source, SqliteRepository, Transition, decide,
 };
 use proptest::prelude::*;
-use support::id;
+use support::{block_on, contract_outcome, id};
 
 const CONTACTS: usize = 3;
 const KEYS: usize = 4;
@@ -135,19 +135,6 @@ async fn build(reference: &InMemoryRepository, journeys: &[Journey; 2], step: &S
     commit
 }
 
-/// An outcome reduced to what the contract specifies.
-fn outcome(result: Result<(), RepositoryError>) -> String {
-    match result {
-        Ok(()) => "ok".to_owned(),
-        Err(RepositoryError::Conflict { entity, expected, actual, .. }) => {
-            format!("conflict {entity} expected {expected} actual {actual}")
-        }
-        Err(RepositoryError::NotFound { entity, id }) => format!("not_found {entity} {id}"),
-        Err(RepositoryError::AlreadyExists { entity, id }) => format!("already_exists {entity} {id}"),
-        Err(other) => format!("{}: {other}", other.code()),
-    }
-}
-
 /// Everything a step can have changed.
 async fn state<R: Repository>(repo: &R, journeys: &[Journey; 2]) -> String {
     let mut out = String::new();
@@ -172,8 +159,7 @@ proptest! {
 
     #[test]
     fn sqlite_answers_like_the_in_memory_reference(steps in prop::collection::vec(step(), 1..20)) {
-        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
-        runtime.block_on(async {
+        block_on(async {
             let reference = InMemoryRepository::new();
             let sqlite = SqliteRepository::open_in_memory().expect("opened");
             let journeys = journeys();
@@ -183,8 +169,8 @@ proptest! {
             }
             for (n, step) in steps.iter().enumerate() {
                 let commit = build(&reference, &journeys, step, n as i64).await;
-                let expected = outcome(reference.commit(commit.clone()).await);
-                let actual = outcome(sqlite.commit(commit).await);
+                let expected = contract_outcome(reference.commit(commit.clone()).await);
+                let actual = contract_outcome(sqlite.commit(commit).await);
                 prop_assert_eq!(&actual, &expected, "step {}: {:?}", n, step);
             }
             prop_assert_eq!(state(&sqlite, &journeys).await, state(&reference, &journeys).await);

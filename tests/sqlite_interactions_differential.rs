@@ -10,11 +10,11 @@ mod support;
 
 use chrono::{DateTime, Duration, Utc};
 use journeys::{
-    CampaignId, ContactId, InMemoryRepository, InteractionRepository, Referral, ReferralKey, RepositoryError,
+    CampaignId, ContactId, InMemoryRepository, InteractionRepository, Referral, ReferralKey,
     SqliteRepository, Touchpoint, TouchpointPosition,
 };
 use proptest::prelude::*;
-use support::id;
+use support::{block_on, contract_outcome, id};
 
 const CONTACTS: usize = 3;
 const CAMPAIGNS: usize = 2;
@@ -92,32 +92,19 @@ fn build_touchpoint(tp: &Tp) -> Touchpoint {
     )
 }
 
-/// An outcome reduced to what the contract specifies.
-fn outcome(result: Result<(), RepositoryError>) -> String {
-    match result {
-        Ok(()) => "ok".to_owned(),
-        Err(RepositoryError::Conflict { entity, expected, actual, .. }) => {
-            format!("conflict {entity} expected {expected} actual {actual}")
-        }
-        Err(RepositoryError::NotFound { entity, id }) => format!("not_found {entity} {id}"),
-        Err(RepositoryError::AlreadyExists { entity, id }) => format!("already_exists {entity} {id}"),
-        Err(other) => format!("{}: {other}", other.code()),
-    }
-}
-
 /// Applies `op` to `repo`; updates are built from what `reference` stores, so both
 /// backends receive the same value.
 async fn apply<R: InteractionRepository>(repo: &R, reference: &InMemoryRepository, op: &Op) -> String {
     match op {
         Op::Append(tps) => {
             let batch: Vec<Touchpoint> = tps.iter().map(build_touchpoint).collect();
-            outcome(repo.append_touchpoints(&batch).await)
+            contract_outcome(repo.append_touchpoints(&batch).await)
         }
         Op::Insert { advocate, referred, campaign: c, minute } => {
             let advocate = if advocate == referred { (advocate + 1) % CONTACTS } else { *advocate };
             let referral = Referral::new(contact(advocate), contact(*referred), campaign(*c), at(*minute))
                 .expect("distinct contacts");
-            outcome(repo.insert_referral(&referral).await)
+            contract_outcome(repo.insert_referral(&referral).await)
         }
         Op::Update { referred, campaign: c, flips, stale, rewrite } => {
             let key = ReferralKey { campaign: campaign(*c), referred: contact(*referred) };
@@ -152,7 +139,7 @@ async fn apply<R: InteractionRepository>(repo: &R, reference: &InMemoryRepositor
                 .expect("a valid referral");
             }
             let expected = if *stale { version.saturating_sub(1) } else { version };
-            outcome(repo.update_referral(&referral, expected).await)
+            contract_outcome(repo.update_referral(&referral, expected).await)
         }
     }
 }
@@ -184,7 +171,7 @@ async fn state<R: InteractionRepository>(repo: &R) -> String {
         out += &format!("{:?}\n", repo.advocate_referrals(&contact(c)).await.expect("referrals"));
         for k in 0..CAMPAIGNS {
             let key = ReferralKey { campaign: campaign(k), referred: contact(c) };
-            out += &format!("{:?}\n", repo.load_referral(&key).await.map_err(|e| outcome(Err(e))));
+            out += &format!("{:?}\n", repo.load_referral(&key).await.map_err(|e| contract_outcome(Err(e))));
         }
     }
     out
@@ -195,8 +182,7 @@ proptest! {
 
     #[test]
     fn sqlite_interactions_answer_like_the_in_memory_reference(ops in prop::collection::vec(op(), 1..25)) {
-        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
-        runtime.block_on(async {
+        block_on(async {
             let reference = InMemoryRepository::new();
             let sqlite = SqliteRepository::open_in_memory().expect("opened");
             for (n, op) in ops.iter().enumerate() {

@@ -3,7 +3,9 @@
 #![allow(dead_code, reason = "each test file uses a different part")]
 #![allow(clippy::expect_used, reason = "a test fails by panicking")]
 
-use journeys::{Clock, Contact, Journey, JourneyEngine, Repository, SequencePolicy, Source, Stage};
+use journeys::{
+    Clock, Contact, Journey, JourneyEngine, Repository, RepositoryError, SequencePolicy, Source, Stage,
+};
 
 /// Parses an id, key or instant that the test knows is valid.
 pub(crate) fn id<T: std::str::FromStr>(text: &str) -> T
@@ -44,4 +46,23 @@ pub(crate) async fn given_ada_in_lead<R: Repository, C: Clock>(engine: &JourneyE
         .move_contact(&id("ada"), &id("referral"), &id("lead"), Source::manual(id("sales")))
         .await
         .expect("moved");
+}
+
+/// Runs `body` on a current-thread runtime: a property test's body is synchronous.
+pub(crate) fn block_on<F: std::future::Future>(body: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().build().expect("a runtime").block_on(body)
+}
+
+/// A repository call's outcome reduced to what the contracts specify, so that two
+/// backends' answers compare as text.
+pub(crate) fn contract_outcome(result: Result<(), RepositoryError>) -> String {
+    match result {
+        Ok(()) => "ok".to_owned(),
+        Err(RepositoryError::Conflict { entity, expected, actual, .. }) => {
+            format!("conflict {entity} expected {expected} actual {actual}")
+        }
+        Err(RepositoryError::NotFound { entity, id }) => format!("not_found {entity} {id}"),
+        Err(RepositoryError::AlreadyExists { entity, id }) => format!("already_exists {entity} {id}"),
+        Err(other) => format!("{}: {other}", other.code()),
+    }
 }
