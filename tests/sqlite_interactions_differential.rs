@@ -44,7 +44,8 @@ enum Op {
         minute: i64,
     },
     /// The stored referral of `referred` with `flips` more status changes, written at
-    /// its version (`stale`: one before), or with another advocate (`rewrite`).
+    /// its version (`stale`: one before), and given another advocate (`rewrite`), which
+    /// no longer extends the stored one.
     Update {
         referred: usize,
         campaign: usize,
@@ -129,7 +130,11 @@ async fn apply<R: InteractionRepository>(repo: &R, reference: &InMemoryRepositor
                 }
             }
             if *rewrite {
-                let advocate = contact((referred + 2) % CONTACTS);
+                // The one contact that is neither the referred nor the stored advocate.
+                let advocate = (0..CONTACTS)
+                    .map(contact)
+                    .find(|c| c != referral.referred() && c != referral.advocate())
+                    .expect("three contacts");
                 referral = Referral::from_parts(
                     advocate,
                     contact(*referred),
