@@ -87,6 +87,7 @@ pub mod conformance;
 pub mod engine;
 pub mod error;
 mod id_index;
+mod id_shape;
 pub mod import;
 pub mod journey_map;
 pub mod model;

@@ -187,7 +187,7 @@ impl Batch {
         };
         let is_contact =
             |slot: u32| self.slots.get(slot as usize).is_some_and(|s| s.id.as_str() == row.contact);
-        let Some(slot) = self.contacts.find(self.contacts.hash(row.contact), is_contact) else {
+        let Some(slot) = self.contacts.find(self.contacts.key(row.contact), is_contact) else {
             return Lookup::NewMembership(journey, None);
         };
         let mut index = self.slots[slot as usize].memberships;
@@ -215,7 +215,7 @@ impl Batch {
     /// Adds a contact the batch had not seen.
     pub(crate) fn add_contact(&mut self, id: ContactId) -> u32 {
         let slot = self.slots.len() as u32;
-        self.contacts.insert(self.contacts.hash(id.as_str()), slot);
+        self.contacts.insert(id.as_str(), slot);
         self.slots.push(ContactSlot { id, existence: Existence::Unknown, memberships: NONE });
         slot
     }

@@ -12,7 +12,7 @@ use super::{
     Append, Commit, ContactWrite, InteractionRepository, LogPosition, Repository, StoredHistory, Versioned,
 };
 use crate::error::{Entity, RepositoryError};
-use crate::id_index::IdIndex;
+use crate::id_index::{IdIndex, IdKey};
 use crate::model::contact::Contact;
 use crate::model::ids::{ContactId, IdempotencyKey, JourneyId, TouchpointId};
 use crate::model::journey::Journey;
@@ -257,8 +257,7 @@ fn membership_id(contact: &ContactId, journey: &JourneyId) -> String {
 
 impl State {
     fn number(&self, id: &ContactId) -> Option<usize> {
-        let hash = self.contacts.hash(id.as_str());
-        self.contacts.find(hash, is_contact(&self.entries, id)).map(|number| number as usize)
+        self.contacts.find(self.contacts.key(id.as_str()), is_contact(&self.entries, id)).map(|n| n as usize)
     }
 
     fn record(&self, id: &ContactId) -> Option<&Versioned<Contact>> {
@@ -320,27 +319,35 @@ impl State {
     }
 
     /// The number of each append's contact, for the contacts stored before the appends
-    /// are written. Those the commit's writes listed are found in order ([`Expected`]);
-    /// the others are looked up in the order of their slots in the map, so that a large
-    /// commit reads the map's control bytes and slots in address order instead of
-    /// missing the cache and the TLB at each, and fetches the ids to hash one after
-    /// another, not each behind the lookup before it.
+    /// are written. Those the commit's writes listed are found in order ([`Expected`]),
+    /// ids of the index's numbered shape by their number; the others are looked up in
+    /// the order of their slots in the map, so that a large commit reads the map's
+    /// control bytes and slots in address order instead of missing the cache and the
+    /// TLB at each, and fetches the ids to hash one after another, not each behind the
+    /// lookup before it.
     fn numbers(&self, appends: &[Append], written: &[u32]) -> Vec<Option<u32>> {
         let mut expected = Expected { written, next: 0 };
-        let mut numbers: Vec<Option<u32>> =
-            appends.iter().map(|append| expected.number(&append.contact, &self.entries)).collect();
-        let mask = self.contacts.bucket_mask();
-        let mut rest: Vec<(u64, usize)> = appends
+        let mut hashed: Vec<(u64, usize)> = Vec::new();
+        let mut numbers: Vec<Option<u32>> = appends
             .iter()
-            .zip(&numbers)
             .enumerate()
-            .filter(|(_, (_, number))| number.is_none())
-            .map(|(index, (append, _))| (self.contacts.hash(append.contact.as_str()), index))
+            .map(|(index, append)| {
+                expected.number(&append.contact, &self.entries).or_else(|| {
+                    match self.contacts.key(append.contact.as_str()) {
+                        IdKey::Hashed(hash) => {
+                            hashed.push((hash, index));
+                            None
+                        }
+                        key => self.contacts.find(key, is_contact(&self.entries, &append.contact)),
+                    }
+                })
+            })
             .collect();
-        rest.sort_unstable_by_key(|&(hash, index)| (hash & mask, index));
-        for (hash, index) in rest {
+        let mask = self.contacts.bucket_mask();
+        hashed.sort_unstable_by_key(|&(hash, index)| (hash & mask, index));
+        for (hash, index) in hashed {
             if let (Some(number), Some(append)) = (numbers.get_mut(index), appends.get(index)) {
-                *number = self.contacts.find(hash, is_contact(&self.entries, &append.contact));
+                *number = self.contacts.find(IdKey::Hashed(hash), is_contact(&self.entries, &append.contact));
             }
         }
         numbers
@@ -353,8 +360,8 @@ impl State {
             ContactWrite::Insert(contact) => (contact, None),
             ContactWrite::Update { contact, expected_version } => (contact, Some(expected_version)),
         };
-        let hash = self.contacts.hash(contact.id.as_str());
-        let Some(number) = self.contacts.find(hash, is_contact(&self.entries, &contact.id)) else {
+        let key = self.contacts.key(contact.id.as_str());
+        let Some(number) = self.contacts.find(key, is_contact(&self.entries, &contact.id)) else {
             if expected.is_some() {
                 return Err(RepositoryError::NotFound {
                     entity: Entity::Contact,
@@ -362,7 +369,7 @@ impl State {
                 });
             }
             let next = self.next_number()?;
-            self.contacts.insert(hash, next);
+            self.contacts.insert(contact.id.as_str(), next);
             self.entries.push(ContactEntry { id: contact.id.clone(), memberships: Memberships::default() });
             self.records.push(Some(Versioned { value: contact, version: 1 }));
             return Ok(next);
@@ -412,9 +419,9 @@ impl State {
             expected: append.expected_version,
             actual,
         };
-        let hash = || self.contacts.hash(append.contact.as_str());
+        let key = || self.contacts.key(append.contact.as_str());
         let number = match number
-            .or_else(|| self.contacts.find(hash(), is_contact(&self.entries, &append.contact)))
+            .or_else(|| self.contacts.find(key(), is_contact(&self.entries, &append.contact)))
         {
             Some(number) => number,
             None if append.expected_version != 0 => return Err(conflict(0)),
@@ -423,7 +430,7 @@ impl State {
                 // Found by reference above: the id is cloned only for a contact the index
                 // does not hold yet.
                 let next = self.next_number()?;
-                self.contacts.insert(self.contacts.hash(append.contact.as_str()), next);
+                self.contacts.insert(append.contact.as_str(), next);
                 self.entries
                     .push(ContactEntry { id: append.contact.clone(), memberships: Memberships::default() });
                 self.records.push(None);
@@ -506,7 +513,7 @@ impl State {
         }
         for (number, entry) in self.entries.drain(undo.contacts..).enumerate() {
             // Numbers past the commit's first fit in a `u32`: they were given out.
-            self.contacts.remove(self.contacts.hash(entry.id.as_str()), (undo.contacts + number) as u32);
+            self.contacts.remove(entry.id.as_str(), (undo.contacts + number) as u32);
         }
         self.records.truncate(undo.contacts);
     }
@@ -639,7 +646,7 @@ impl Repository for InMemoryRepository {
         let State { contacts, entries, records, logs, idempotency, .. } = &mut *guard;
         let not_found = || RepositoryError::NotFound { entity: Entity::Contact, id: contact.to_string() };
         let number = contacts
-            .find(contacts.hash(contact.as_str()), is_contact(entries, contact))
+            .find(contacts.key(contact.as_str()), is_contact(entries, contact))
             .ok_or_else(not_found)?;
         let (Some(entry), Some(record)) = (entries.get(number as usize), records.get(number as usize)) else {
             return Err(RepositoryError::backend("a contact's entry is missing"));
