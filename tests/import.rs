@@ -214,6 +214,35 @@ async fn best_effort_commits_valid_rows_in_chunks_and_reports_the_rest() {
     assert_eq!(stages(&history(&engine, "bob", "support").await), ["open", "new"]);
 }
 
+/// Input that fails to read once `rows` are read.
+fn failing_after(rows: &str) -> impl std::io::Read + '_ {
+    struct Broken;
+    impl std::io::Read for Broken {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("disk gone"))
+        }
+    }
+    std::io::Read::chain(rows.as_bytes(), Broken)
+}
+
+#[tokio::test]
+async fn a_failure_to_read_stops_the_import_after_the_rows_read_before_it() {
+    let csv = "contact_id,journey,stage,at\n\
+               ada,referral,lead,2026-01-05T09:00:00Z\n\
+               bob,support,open,2026-01-05T10:00:00Z\n\
+               ada,referral,demo_complete,2026-01-06T09:00:00Z\n";
+    // Best effort, one row per chunk: every row read before the failure is committed.
+    let best_effort = engine().await;
+    let error = best_effort.import_csv(failing_after(csv), &options().chunk_rows(1)).await.unwrap_err();
+    assert!(error.to_string().contains("disk gone"), "{error}");
+    assert_eq!(stages(&history(&best_effort, "ada", "referral").await), ["lead", "demo_complete"]);
+    assert_eq!(stages(&history(&best_effort, "bob", "support").await), ["open"]);
+    // Atomic: nothing.
+    let atomic = engine().await;
+    assert!(atomic.import_csv(failing_after(csv), &options().mode(Mode::Atomic)).await.is_err());
+    assert!(history(&atomic, "ada", "referral").await.is_empty());
+}
+
 #[tokio::test]
 async fn a_dry_run_reports_the_same_and_writes_nothing() {
     for mode in [Mode::Atomic, Mode::BestEffort] {

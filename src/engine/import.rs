@@ -4,7 +4,9 @@
 //! An import holds each membership the file touches in memory for the batch (its
 //! history loaded once), decides every row with [`decide`](crate::decide) through
 //! [`Batch`], and commits many rows per [`Commit`], each membership appended at the
-//! version it was loaded at.
+//! version it was loaded at. Rows are read sixteen at a time, and the memory each
+//! will read (its contact's slot, memberships and id) is read for the whole group
+//! first, so that the waits of different rows overlap.
 
 use std::io::{Read, Write};
 
@@ -21,6 +23,9 @@ use crate::model::contact::Contact;
 use crate::model::ids::{ContactId, JourneyId};
 use crate::model::transition::Transition;
 use crate::repository::{Commit, LogPosition, Repository};
+
+/// Rows read, and warmed together ([`Batch::warm`]), before they are decided.
+const WARM_GROUP: usize = 16;
 
 /// Transitions an export reads from the repository at once.
 const EXPORT_PAGE: usize = 16_384;
@@ -59,18 +64,35 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
         let header = Header::parse(&record, options.ignore_unknown_columns).map_err(Error::Import)?;
         let mut batch = Batch::new(options.batch.clone(), self.clock.now(), options.chunk_rows);
         let mut instants = InstantReader::default();
-        while read(&mut reader, &mut record)? {
-            let line = record.position().map_or(0, csv::Position::line);
-            report.rows += 1;
-            let outcome = match header.row(&record, &mut instants) {
-                Ok(row) => self.import_row(&mut batch, row, line, options).await?,
-                Err(error) => Err(error),
-            };
-            if let Err(error) = outcome {
-                report.refuse(line, header.contact_text(&record), error);
+        let mut group: Vec<ByteRecord> = (0..WARM_GROUP).map(|_| ByteRecord::new()).collect();
+        loop {
+            // The rows read before a failure to read are imported first, as they would
+            // be one by one.
+            let (filled, failure) = read_group(&mut reader, &mut group);
+            let records = group.get(..filled).unwrap_or_default();
+            for record in records {
+                let (contact, journey) = header.membership_fields(record);
+                batch.warm(contact, journey);
             }
-            if options.mode == Mode::BestEffort && batch.pending_rows() >= options.chunk_rows {
-                self.commit_batch(&mut batch, options.dry_run).await?;
+            for record in records {
+                let line = record.position().map_or(0, csv::Position::line);
+                report.rows += 1;
+                let outcome = match header.row(record, &mut instants) {
+                    Ok(row) => self.import_row(&mut batch, row, line, options).await?,
+                    Err(error) => Err(error),
+                };
+                if let Err(error) = outcome {
+                    report.refuse(line, header.contact_text(record), error);
+                }
+                if options.mode == Mode::BestEffort && batch.pending_rows() >= options.chunk_rows {
+                    self.commit_batch(&mut batch, options.dry_run).await?;
+                }
+            }
+            if let Some(failure) = failure {
+                return Err(failure);
+            }
+            if filled < WARM_GROUP {
+                break;
             }
         }
         if options.mode == Mode::Atomic && report.refused > 0 {
@@ -212,6 +234,20 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
         }
         Ok(export.finish()?)
     }
+}
+
+/// Reads records into `group` until it is full or the input ends: how many it read,
+/// and the error that stopped it, if one did.
+fn read_group<R: Read>(reader: &mut csv::Reader<R>, group: &mut [ByteRecord]) -> (usize, Option<Error>) {
+    let mut filled = 0;
+    for record in group.iter_mut() {
+        match read(reader, record) {
+            Ok(true) => filled += 1,
+            Ok(false) => break,
+            Err(e) => return (filled, Some(e)),
+        }
+    }
+    (filled, None)
 }
 
 /// Reads the next record that is not a blank line; `false` at the end of the input.

@@ -79,6 +79,12 @@ impl Header {
             .map(|f| String::from_utf8_lossy(f).into_owned())
     }
 
+    /// The contact and journey fields of `record`, unchecked: what
+    /// [`Batch::warm`](super::batch::Batch::warm) reads ahead of the row.
+    pub(crate) fn membership_fields<'r>(&self, record: &'r ByteRecord) -> (&'r [u8], &'r [u8]) {
+        (field(record, self.contact), field(record, self.journey))
+    }
+
     /// Reads `record` into a row, checking every field that needs no state; `instants`
     /// reads the `at` column (it keeps the day and minute of the rows before).
     ///
