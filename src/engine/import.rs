@@ -17,15 +17,12 @@ use crate::clock::Clock;
 use crate::error::{DomainError, Error, RepositoryError};
 use crate::import::{
     Batch, CsvExport, Existence, Header, ImportError, ImportOptions, ImportReport, InstantReader, Lookup,
-    Mode, Outcome, Row, UnknownContacts, is_blank,
+    Mode, Outcome, Row, UnknownContacts, WARM_GROUP, is_blank,
 };
 use crate::model::contact::Contact;
 use crate::model::ids::{ContactId, JourneyId};
 use crate::model::transition::Transition;
 use crate::repository::{Commit, LogPosition, Repository};
-
-/// Rows read, and warmed together ([`Batch::warm`]), before they are decided.
-const WARM_GROUP: usize = 16;
 
 /// Transitions an export reads from the repository at once.
 const EXPORT_PAGE: usize = 16_384;
@@ -175,7 +172,7 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
         if batch.pending_rows() == 0 {
             return Ok(());
         }
-        let created: Vec<ContactId> = batch.created_contacts().cloned().collect();
+        let created = batch.created_contacts();
         let mut appends = batch.take_appends();
         if dry_run {
             return Ok(());
