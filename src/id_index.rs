@@ -71,8 +71,9 @@ pub(crate) enum IdKey {
 impl IdIndex {
     /// The key [`find`](Self::find) takes for `id`.
     #[inline]
-    pub(crate) fn key(&self, id: &str) -> IdKey {
-        match self.shape.as_ref().and_then(|shape| shape.number(id.as_bytes())) {
+    pub(crate) fn key(&self, id: impl AsRef<[u8]>) -> IdKey {
+        let id = id.as_ref();
+        match self.shape.as_ref().and_then(|shape| shape.number(id)) {
             Some(n) if !matches!(self.page_state(n / PAGE), PageState::Hashed) => IdKey::Numbered(n),
             _ => IdKey::Hashed(self.hasher.hash_one(id)),
         }
@@ -100,7 +101,8 @@ impl IdIndex {
             self.shape = Shape::of(id);
         }
         self.len += 1;
-        let numbered = self.shape.as_ref().and_then(|shape| shape.number(id.as_bytes()));
+        let id = id.as_bytes();
+        let numbered = self.shape.as_ref().and_then(|shape| shape.number(id));
         if let Some(n) = numbered {
             let (page, slot) = (n / PAGE, n % PAGE);
             if matches!(self.page_state(page), PageState::Absent) {

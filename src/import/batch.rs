@@ -189,7 +189,7 @@ impl Batch {
         let Some(journey) = journey else {
             return Lookup::UnknownJourney;
         };
-        let Some(slot) = self.slot_of(row.contact) else {
+        let Some(slot) = self.slot_of(row.contact.as_bytes()) else {
             return Lookup::NewMembership(journey, None);
         };
         match self.membership_of(slot, journey) {
@@ -204,8 +204,7 @@ impl Batch {
     /// different rows wait for memory together rather than each behind the row
     /// before it (each row's own reads depend on one another).
     pub(crate) fn warm(&self, contact: &[u8], journey: &[u8]) {
-        let (Ok(contact), Some(Some(journey))) = (std::str::from_utf8(contact), self.journey_named(journey))
-        else {
+        let Some(Some(journey)) = self.journey_named(journey) else {
             return;
         };
         if let Some(slot) = self.slot_of(contact) {
@@ -222,8 +221,9 @@ impl Batch {
 
     /// The slot of contact `id`, if the batch has one.
     #[inline]
-    fn slot_of(&self, id: &str) -> Option<u32> {
-        let is_contact = |slot: u32| self.slots.get(slot as usize).is_some_and(|s| s.id.as_str() == id);
+    fn slot_of(&self, id: &[u8]) -> Option<u32> {
+        let is_contact =
+            |slot: u32| self.slots.get(slot as usize).is_some_and(|s| s.id.as_str().as_bytes() == id);
         self.contacts.find(self.contacts.key(id), is_contact)
     }
 
