@@ -95,6 +95,7 @@ pub mod repository;
 pub mod segment;
 pub mod sequencing;
 mod timestamp;
+mod warm;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::JourneyEngine;

@@ -17,12 +17,13 @@ use crate::clock::Clock;
 use crate::error::{DomainError, Error, RepositoryError};
 use crate::import::{
     Batch, CsvExport, Existence, Header, ImportError, ImportOptions, ImportReport, InstantReader, Lookup,
-    Mode, Outcome, Row, UnknownContacts, WARM_GROUP, is_blank,
+    Mode, Outcome, Row, UnknownContacts, is_blank,
 };
 use crate::model::contact::Contact;
 use crate::model::ids::{ContactId, JourneyId};
 use crate::model::transition::Transition;
 use crate::repository::{Commit, LogPosition, Repository};
+use crate::warm::WARM_GROUP;
 
 /// Transitions an export reads from the repository at once.
 const EXPORT_PAGE: usize = 16_384;

@@ -18,10 +18,7 @@ use crate::model::journey::Journey;
 use crate::model::transition::{Source, Transition};
 use crate::repository::Append;
 use crate::sequencing::{Move, Standing, Target, decide_from, replay_standing};
-
-/// Rows, or memberships, whose memory is read together before they are worked on
-/// ([`Batch::warm`]): enough for their waits to overlap, few enough to stay in cache.
-pub(crate) const WARM_GROUP: usize = 16;
+use crate::warm::{WARM_GROUP, warm_ids};
 
 /// At most this many journey ids written in a file are remembered.
 const MAX_JOURNEY_NAMES: usize = 64;
@@ -427,14 +424,5 @@ impl Batch {
         touched.clear();
         self.touched = touched;
         appends
-    }
-}
-
-/// Reads where each of `ids` keeps its text and count. Cloning an id writes its count,
-/// and a write to memory not in cache holds back every read after it: read first,
-/// together, the ids of a group are then cloned without waiting each in turn.
-fn warm_ids<'a>(ids: impl Iterator<Item = &'a ContactId>) {
-    for id in ids {
-        std::hint::black_box(id.as_str().len());
     }
 }

@@ -62,7 +62,7 @@ mod error;
 mod export;
 mod format;
 
-pub(crate) use batch::{Batch, Existence, Lookup, Outcome, WARM_GROUP};
+pub(crate) use batch::{Batch, Existence, Lookup, Outcome};
 pub use error::ImportError;
 pub use export::CsvExport;
 pub(crate) use format::{Header, InstantReader, Row, is_blank};

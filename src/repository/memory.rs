@@ -19,6 +19,7 @@ use crate::model::journey::Journey;
 use crate::model::referral::{Referral, ReferralKey};
 use crate::model::touchpoint::{Touchpoint, TouchpointPosition};
 use crate::model::transition::Transition;
+use crate::warm::{WARM_GROUP, warm_ids};
 
 /// A repository in memory that enforces versions and atomicity exactly as a database
 /// would: for tests, examples, and hosts that keep state in process.
@@ -61,17 +62,13 @@ struct State {
     interactions: Interactions,
 }
 
-/// Drops a commit's appends (their transitions moved out), reading each group's ids
-/// before dropping it. Dropping an id writes its count, and a write to a line not in
-/// cache holds back every read after it: a commit of many appends would otherwise
-/// fetch its appends' ids, long out of cache, one at a time.
+/// Drops a commit's appends (their transitions moved out) a group at a time, each
+/// group's contact ids read first ([`crate::warm`]): the ids of a large commit are long
+/// out of cache, and each drop would otherwise wait for its own.
 fn drop_appends(mut appends: Vec<Append>) {
-    const GROUP: usize = 16;
     while !appends.is_empty() {
-        let rest = appends.len().saturating_sub(GROUP);
-        for append in appends.get(rest..).unwrap_or_default() {
-            std::hint::black_box((append.contact.as_str().len(), append.journey.as_str().len()));
-        }
+        let rest = appends.len().saturating_sub(WARM_GROUP);
+        warm_ids(appends.get(rest..).unwrap_or_default().iter().map(|append| &append.contact));
         appends.truncate(rest);
     }
 }
