@@ -22,3 +22,20 @@ pub(crate) fn warm_ids<'a>(ids: impl IntoIterator<Item = &'a ContactId>) {
         std::hint::black_box(id.as_str().len());
     }
 }
+
+/// Hands each of `items` to `each`, in order, a group at a time, reading the group's
+/// contact ids (`id` of each) first; stops at the first error.
+pub(crate) fn each_warmed<T, E>(
+    items: Vec<T>,
+    id: fn(&T) -> &ContactId,
+    mut each: impl FnMut(T) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut items = items.into_iter();
+    while items.len() > 0 {
+        warm_ids(items.as_slice().iter().take(WARM_GROUP).map(id));
+        for item in items.by_ref().take(WARM_GROUP) {
+            each(item)?;
+        }
+    }
+    Ok(())
+}

@@ -23,7 +23,7 @@ use crate::model::contact::Contact;
 use crate::model::ids::{ContactId, JourneyId};
 use crate::model::transition::Transition;
 use crate::repository::{Commit, LogPosition, Repository};
-use crate::warm::WARM_GROUP;
+use crate::warm::{WARM_GROUP, each_warmed};
 
 /// Transitions an export reads from the repository at once.
 const EXPORT_PAGE: usize = 16_384;
@@ -187,23 +187,28 @@ impl<R: Repository, C: Clock> JourneyEngine<R, C> {
             // time, not on who it is: it is decided for the first, and each other
             // contact takes a copy under its own id.
             let mut decided: Option<Transition> = None;
-            for id in created {
-                let contact = Contact::new(id);
-                let (write, entry) = match &decided {
-                    Some(entry) => {
-                        let mut entry = entry.clone();
-                        entry.contact = contact.id.clone();
-                        contact_write(&system, contact, entry)
-                    }
-                    None => {
-                        let (write, entry) = contact_entry(&system, contact, batch.now())?;
-                        decided = entry.transitions.first().cloned();
-                        (write, entry)
-                    }
-                };
-                contacts.push(write);
-                appends.push(entry);
-            }
+            each_warmed(
+                created,
+                |id| id,
+                |id| {
+                    let contact = Contact::new(id);
+                    let (write, entry) = match &decided {
+                        Some(entry) => {
+                            let mut entry = entry.clone();
+                            entry.contact = contact.id.clone();
+                            contact_write(&system, contact, entry)
+                        }
+                        None => {
+                            let (write, entry) = contact_entry(&system, contact, batch.now())?;
+                            decided = entry.transitions.first().cloned();
+                            (write, entry)
+                        }
+                    };
+                    contacts.push(write);
+                    appends.push(entry);
+                    Ok::<_, Error>(())
+                },
+            )?;
         }
         self.repository.commit(Commit { appends, contacts, idempotency_key: None }).await?;
         Ok(())

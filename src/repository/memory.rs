@@ -2,6 +2,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::convert::Infallible;
 
 use foldhash::fast::RandomState;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,7 +20,7 @@ use crate::model::journey::Journey;
 use crate::model::referral::{Referral, ReferralKey};
 use crate::model::touchpoint::{Touchpoint, TouchpointPosition};
 use crate::model::transition::Transition;
-use crate::warm::{WARM_GROUP, warm_ids};
+use crate::warm::each_warmed;
 
 /// A repository in memory that enforces versions and atomicity exactly as a database
 /// would: for tests, examples, and hosts that keep state in process.
@@ -65,11 +66,14 @@ struct State {
 /// Drops a commit's appends (their transitions moved out) a group at a time, each
 /// group's contact ids read first ([`crate::warm`]): the ids of a large commit are long
 /// out of cache, and each drop would otherwise wait for its own.
-fn drop_appends(mut appends: Vec<Append>) {
-    while !appends.is_empty() {
-        let rest = appends.len().saturating_sub(WARM_GROUP);
-        warm_ids(appends.get(rest..).unwrap_or_default().iter().map(|append| &append.contact));
-        appends.truncate(rest);
+fn drop_appends(appends: Vec<Append>) {
+    let Ok(()) = each_warmed(appends, |append| &append.contact, |_| Ok::<_, Infallible>(()));
+}
+
+/// The id of the contact `write` writes.
+fn written_id(write: &ContactWrite) -> &ContactId {
+    match write {
+        ContactWrite::Insert(contact) | ContactWrite::Update { contact, .. } => &contact.id,
     }
 }
 
@@ -308,14 +312,13 @@ impl State {
             .map(|key| (key, appends.iter().flat_map(|a| a.transitions.iter()).cloned().collect::<Vec<_>>()));
         let mut undo = Undo { contacts: self.entries.len(), replaced: Vec::new(), logs: Vec::new() };
         let mut written = Vec::with_capacity(contacts.len());
-        for write in contacts {
-            match self.write_contact(write, &mut undo) {
-                Ok(number) => written.push(number),
-                Err(e) => {
-                    self.undo(&appends[..0], undo);
-                    return Err(e);
-                }
-            }
+        let writing = each_warmed(contacts, written_id, |write| {
+            written.push(self.write_contact(write, &mut undo)?);
+            Ok(())
+        });
+        if let Err(e) = writing {
+            self.undo(&appends[..0], undo);
+            return Err(e);
         }
         let numbers = self.numbers(&appends, &written);
         for (index, number) in numbers.into_iter().enumerate() {
