@@ -12,6 +12,8 @@ use crate::id_shape::Shape;
 const PAGE: usize = 1024;
 /// No id has this number in a page.
 const NONE: u32 = u32::MAX;
+/// The largest number an id may be given ([`NONE`] marks an empty place).
+pub(crate) const MAX_NUMBER: u32 = NONE - 1;
 /// The pages, and the list of them, may take this many bytes whatever the ids held…
 /// (far less under test, so that the tests reach the budget's edge).
 const PAGES_FLOOR_BYTES: usize = if cfg!(test) { 16 << 10 } else { 4 << 20 };

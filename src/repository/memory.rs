@@ -13,7 +13,7 @@ use super::{
     Append, Commit, ContactWrite, InteractionRepository, LogPosition, Repository, StoredHistory, Versioned,
 };
 use crate::error::{Entity, RepositoryError};
-use crate::id_index::{IdIndex, IdKey};
+use crate::id_index::{IdIndex, IdKey, MAX_NUMBER};
 use crate::model::contact::Contact;
 use crate::model::ids::{ContactId, IdempotencyKey, JourneyId, TouchpointId};
 use crate::model::journey::Journey;
@@ -289,8 +289,9 @@ impl State {
 
     /// The number the next contact added gets.
     fn next_number(&self) -> Result<u32, RepositoryError> {
-        u32::try_from(self.entries.len())
-            .map_err(|_| RepositoryError::backend("the in-memory repository holds at most 2^32 contacts"))
+        u32::try_from(self.entries.len()).ok().filter(|&number| number <= MAX_NUMBER).ok_or_else(|| {
+            RepositoryError::backend("the in-memory repository holds at most 2^32 - 1 contacts")
+        })
     }
 
     /// Applies `commit` in one pass: each part is checked against the state the parts
